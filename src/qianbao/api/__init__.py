@@ -1,0 +1,1 @@
+"""JSON API: routers by audience, problem+json errors, OpenAPI at /api/docs."""

@@ -1,0 +1,49 @@
+"""The ASGI application: pages, JSON API, health and metrics over one Database."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qianbao import __version__
+from qianbao.api import health
+from qianbao.api.middleware import RequestContextMiddleware
+from qianbao.api.problems import http_error_handler, qianbao_error_handler, validation_error_handler
+from qianbao.db import Database
+from qianbao.errors import QianbaoError
+from qianbao.settings import Settings
+from qianbao.web import pages
+from qianbao.web.render import STATIC_PATH
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Qianbao API",
+        version=__version__,
+        description="钱包开放接口 · Qianbao wallet API. Errors are RFC 9457 problem+json with a stable `code`.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = db if db is not None else Database(settings.resolved_database_url)
+    app.state.metrics = health.Metrics()
+
+    app.add_exception_handler(QianbaoError, qianbao_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_PATH)), name="static")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+
+    # Added last = outermost: every response, errors included, gets a request id and a language.
+    app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        default_language=settings.default_language,
+    )
+    return app

@@ -1,0 +1,9 @@
+"""The `qianbao` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+from qianbao.cli import db as _db  # noqa: F401  (registers `qianbao db ...`)
+from qianbao.cli import serve as _serve  # noqa: F401  (registers `serve`, `worker`, `demo ...`)
+from qianbao.cli.base import app
+
+__all__ = ["app"]

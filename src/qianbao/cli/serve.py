@@ -1,0 +1,109 @@
+"""`qianbao serve`, `qianbao worker` and `qianbao demo seed`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import typer
+
+from qianbao import bootstrap, demo, migrate
+from qianbao import worker as worker_loop
+from qianbao.cli.base import app, console, friendly_errors, settings
+
+demo_app = typer.Typer(help="Demo data for trying Qianbao out.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+
+@app.command()
+@friendly_errors
+def serve(
+    demo_data: bool = typer.Option(False, "--demo", help="Create the database, keys and demo users if missing."),
+    host: str | None = typer.Option(None, help="Address to listen on (QIANBAO_HOST, default 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port to listen on (QIANBAO_PORT, default 8000)."),
+    migrate_first: bool = typer.Option(False, "--migrate", help="Apply pending migrations before starting."),
+    with_worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the background worker too."),
+) -> None:
+    """Run the web server (customer app, teller and ops consoles, API) and the background worker."""
+    import uvicorn
+
+    from qianbao.app import create_app
+
+    cfg = settings()
+    if host:
+        cfg.host = host
+    if port:
+        cfg.port = port
+    bootstrap.init_logging(cfg)
+    bootstrap.keyring(cfg, create=demo_data)
+    db = bootstrap.open_database(cfg)
+    if demo_data or migrate_first:
+        with console.status("Preparing the database…"):
+            migrate.upgrade(db.engine)
+    bootstrap.require_current_schema(db)
+    sign_ins: list[str] = demo.seed(db, cfg) if demo_data else []
+
+    base = cfg.base_url
+    console.print()
+    console.print("[bold]钱包 Qianbao[/] is running — 正在运行")
+    console.print(f"  客户端 Customer app   {base}/app")
+    console.print(f"  柜面系统 Teller console {base}/teller")
+    console.print(f"  运营后台 Ops console    {base}/ops")
+    console.print(f"  接口文档 API docs       {base}/api/docs")
+    console.print(f"  数据库 Database         {db.engine.url.render_as_string(hide_password=True)}")
+    for line in sign_ins:
+        console.print(f"  {line}")
+    console.print("  Ctrl+C to stop · 按 Ctrl+C 停止")
+    console.print()
+
+    stop: threading.Event | None = None
+    if with_worker:
+        _thread, stop = worker_loop.start_in_thread(db, cfg)
+    try:
+        uvicorn.run(create_app(cfg, db), host=cfg.host, port=cfg.port, log_config=None, access_log=False)
+    finally:
+        if stop is not None:
+            stop.set()
+        db.dispose()
+
+
+@app.command()
+@friendly_errors
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run every job one round and exit."),
+) -> None:
+    """Run the background worker alone: outbox delivery (SMS, in-app notices) and expiry sweeps."""
+    cfg = settings()
+    bootstrap.init_logging(cfg)
+    bootstrap.keyring(cfg)
+    db = bootstrap.open_database(cfg)
+    bootstrap.require_current_schema(db)
+    if once:
+        done = worker_loop.run_once(db, cfg)
+        console.print(f"[green]✓[/] one round done, {done} item(s) processed.")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print("Worker running — Ctrl+C to stop.")
+    try:
+        worker_loop.run_forever(db, cfg, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        db.dispose()
+
+
+@demo_app.command("seed")
+@friendly_errors
+def demo_seed() -> None:
+    """Create the demo branches, staff and customers if they are missing (safe to run twice)."""
+    cfg = settings()
+    bootstrap.keyring(cfg, create=True)
+    db = bootstrap.open_database(cfg)
+    migrate.upgrade(db.engine)
+    with console.status("Seeding demo data…"):
+        lines = demo.seed(db, cfg)
+    console.print("[green]✓[/] demo data ready.")
+    for line in lines:
+        console.print(f"  {line}")
+    db.dispose()

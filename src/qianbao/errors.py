@@ -1,0 +1,71 @@
+"""One error type for every refusal, and the catalogue of its stable codes.
+
+Domain code raises `QianbaoError("LIMIT_EXCEEDED", limit="daily", remaining=12000)`; the HTTP status
+comes from the catalogue below, the message text from the i18n catalogues (`error.<CODE>`), so a code
+has exactly one status and one wording per language wherever it is raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> HTTP status. Adding a code means adding its zh-CN and English messages too
+# (tests/test_i18n.py fails otherwise).
+CATALOGUE: dict[str, int] = {
+    # generic HTTP and request shape
+    "BAD_REQUEST": 400,
+    "VALIDATION_FAILED": 422,
+    "MALFORMED_JSON": 400,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "NOT_ACCEPTABLE": 406,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "RATE_LIMITED": 429,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "CSRF_FAILED": 403,
+    "INTERNAL_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
+    # configuration (raised at start-up, shown as one line by the CLI)
+    "CONFIG_DATABASE_URL_INVALID": 500,
+    "CONFIG_DATABASE_UNREACHABLE": 503,
+    "CONFIG_DATABASE_NOT_MIGRATED": 503,
+    "CONFIG_KEYS_MISSING": 500,
+    "CONFIG_KEYS_INVALID": 500,
+    # personal-data protection
+    "DECRYPTION_FAILED": 500,
+    "UNKNOWN_KEY_ID": 500,
+    # money at the edges
+    "AMOUNT_INVALID": 422,
+    "AMOUNT_NOT_POSITIVE": 422,
+    "AMOUNT_TOO_MANY_DECIMALS": 422,
+    "AMOUNT_TOO_LARGE": 422,
+    # idempotency
+    "IDEMPOTENCY_KEY_REUSED": 409,
+    "IDEMPOTENCY_KEY_MISSING": 400,
+}
+
+
+class QianbaoError(Exception):
+    """A refusal with a stable code, its HTTP status and the parameters its message names."""
+
+    def __init__(self, code: str, status: int | None = None, **params: Any) -> None:
+        if code not in CATALOGUE and status is None:
+            raise KeyError(f"error code {code!r} is not in the catalogue")
+        self.code = code
+        self.status = status if status is not None else CATALOGUE[code]
+        self.params = params
+        super().__init__(code)
+
+    def message(self, lang: str) -> str:
+        from qianbao.i18n import translate
+
+        return translate(f"error.{self.code}", lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.message("en")
+
+    def __repr__(self) -> str:
+        return f"QianbaoError({self.code!r}, {self.params!r})"
+

@@ -1,0 +1,1 @@
+"""Personal-data protection: field encryption, keyed look-up hashes, masking."""

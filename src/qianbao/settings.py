@@ -1,0 +1,69 @@
+"""Deployment settings from QIANBAO_* environment variables.
+
+Business policy (tiers, limits, fees, risk rules) is not here: it lives in database tables the ops
+console edits. This object holds only what differs between deployments.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QIANBAO_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("qianbao-data")
+    # Empty means "a SQLite file in data_dir"; production sets a postgresql+psycopg:// URL.
+    database_url: str = ""
+    # The keyring: JSON file with the data-encryption keys and the look-up hash key.
+    key_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    log_json: bool | None = None
+    log_level: str = "INFO"
+    max_body_bytes: int = 1_048_576
+    default_language: Literal["zh-CN", "en"] = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+
+    # Adapters, chosen by name so a deployment can swap the sandbox for a real party.
+    sms_gateway: Literal["dev"] = "dev"
+    sms_latency_ms: int = Field(default=40, ge=0)
+    sms_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Outbox worker.
+    outbox_poll_seconds: float = 0.5
+    outbox_max_attempts: int = 8
+    outbox_backoff_base_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 600.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'qianbao.db').resolve()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.data_dir / "keys.json"
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_json is not None:
+            return self.log_json
+        return self.environment == "production"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

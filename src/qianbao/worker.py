@@ -1,0 +1,57 @@
+"""The background worker: periodic jobs (outbox delivery, expiry sweeps) in one loop.
+
+`qianbao worker` runs it on its own; `qianbao serve` runs it in a thread beside the web server.
+Each job returns how much work it did; the loop sleeps only when a whole round found nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from qianbao.db import Database
+from qianbao.settings import Settings
+
+log = structlog.get_logger("qianbao.worker")
+
+JobFn = Callable[[Database, Settings], int]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: JobFn
+
+
+def jobs() -> list[Job]:
+    """The registered jobs; domain packages add theirs here."""
+    return []
+
+
+def run_once(db: Database, settings: Settings) -> int:
+    done = 0
+    for job in jobs():
+        try:
+            done += job.run(db, settings)
+        except Exception:
+            # One failing job must not stop the others; it is retried on the next round.
+            log.exception("worker_job_failed", job=job.name)
+    return done
+
+
+def run_forever(db: Database, settings: Settings, stop: threading.Event) -> None:
+    log.info("worker_started", jobs=[j.name for j in jobs()])
+    while not stop.is_set():
+        if run_once(db, settings) == 0:
+            stop.wait(settings.outbox_poll_seconds)
+    log.info("worker_stopped")
+
+
+def start_in_thread(db: Database, settings: Settings) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(db, settings, stop), name="qianbao-worker", daemon=True)
+    thread.start()
+    return thread, stop
