@@ -14,6 +14,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qianbao.i18n import negotiate, normalize, translate
@@ -22,8 +23,11 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = structlog.get_logger("qianbao.http")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while the body streams in; an HTTPException so FastAPI's body parsing lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -95,11 +99,11 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        raise _BodyTooLarge
+                        raise BodyTooLarge
                 return message
 
             await self.app(scope, limited_receive, send_wrapper)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if status_holder["status"] is None:
                 await self._problem(send_wrapper, 413, "PAYLOAD_TOO_LARGE", lang, rid, scope,
                                     {"limit": self.max_body_bytes})

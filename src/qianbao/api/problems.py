@@ -113,4 +113,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
     status = exc.status_code if code in CATALOGUE else 500
     headers = dict(exc.headers) if exc.headers else None
-    return problem_response(request, code, status, headers=headers)
+    params: dict[str, Any] = {}
+    if code == "PAYLOAD_TOO_LARGE":
+        params["limit"] = request.app.state.settings.max_body_bytes
+    return problem_response(request, code, status, params, headers=headers)

@@ -1,0 +1,3 @@
+from qianbao.cli import app
+
+app(prog_name="qianbao")
