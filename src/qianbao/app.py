@@ -14,7 +14,7 @@ from qianbao.api.problems import http_error_handler, qianbao_error_handler, vali
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.settings import Settings
-from qianbao.web import pages
+from qianbao.web import ops_sms, pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_PATH)), name="static")
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(ops_sms.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)

@@ -4,6 +4,8 @@ Alembic's autogenerate and the schema-drift test read the metadata from here. A 
 tables adds one import line below.
 """
 
+from qianbao.adapters.sms import models as _sms_models  # noqa: F401
 from qianbao.db import Base
+from qianbao.notices import models as _notices_models  # noqa: F401
 
 metadata = Base.metadata

@@ -28,7 +28,9 @@ class Job:
 
 def jobs() -> list[Job]:
     """The registered jobs; domain packages add theirs here."""
-    return []
+    from qianbao.notices.delivery import deliver_due
+
+    return [Job("outbox", deliver_due)]
 
 
 def run_once(db: Database, settings: Settings) -> int:
