@@ -44,6 +44,19 @@ CATALOGUE: dict[str, int] = {
     # idempotency
     "IDEMPOTENCY_KEY_REUSED": 409,
     "IDEMPOTENCY_KEY_MISSING": 400,
+    # identity (SPEC §3): each condition of an opening refuses with its own code
+    "ID_NUMBER_FORMAT": 422,
+    "ID_NUMBER_CHECKSUM": 422,
+    "ID_NUMBER_BIRTH_DATE": 422,
+    "ID_NUMBER_REGION": 422,
+    "UNDER_AGE": 422,
+    "PHONE_INVALID": 422,
+    "NAME_INVALID": 422,
+    "ID_CARD_EXPIRED": 422,
+    # identity adapters: the verifier and the ID-card reader
+    "IDENTITY_VERIFIER_UNAVAILABLE": 503,
+    "IDCARD_NO_CARD": 409,
+    "IDCARD_READ_FAILED": 503,
 }
 
 
