@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     sms_gateway: Literal["dev"] = "dev"
     sms_latency_ms: int = Field(default=40, ge=0)
     sms_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Identity verifier (name–ID check with the public-security service); docs/identity.md has the
+    # sandbox's decision rules. A call slower than the timeout counts as the service being unavailable.
+    identity_verifier: Literal["sandbox"] = "sandbox"
+    identity_latency_ms: int = Field(default=150, ge=0)
+    identity_timeout_ms: int = Field(default=5000, ge=1)
+    identity_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # ID-card reader at the counter (read failures are transient: the teller places the card again).
+    idcard_reader: Literal["sandbox"] = "sandbox"
+    idcard_latency_ms: int = Field(default=300, ge=0)
+    idcard_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     # Outbox worker.
     outbox_poll_seconds: float = 0.5
