@@ -39,8 +39,9 @@ def write_notice(
             created_at=datetime.now(UTC),
         )
         .on_conflict_do_nothing(index_elements=["outbox_message_id"])
+        .returning(InboxNotice.id)
     )
-    return bool(session.execute(stmt).rowcount)
+    return session.scalar(stmt) is not None
 
 
 def list_notices(

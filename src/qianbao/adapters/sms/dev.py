@@ -74,8 +74,14 @@ def _insert_once(session: Session, *, message_id: str, phone: str, text: str) ->
     """
     values = {"message_id": message_id, "phone": phone, "text": text, "created_at": datetime.now(UTC)}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(SandboxSmsMessage).values(**values).on_conflict_do_nothing(index_elements=["message_id"])
-    return bool(session.execute(stmt).rowcount)
+    stmt = (
+        dialect.insert(SandboxSmsMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(SandboxSmsMessage.id)
+    )
+    # RETURNING rather than rowcount: drivers disagree on rowcount for a row the conflict clause skipped.
+    return session.scalar(stmt) is not None
 
 
 def latest_messages(session: Session, phone: str | None = None, limit: int = 50) -> list[SandboxSmsMessage]:
