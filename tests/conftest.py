@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from qianbao import migrate
 from qianbao.db import Database
 from qianbao.logging import configure_logging
-from qianbao.pii.keyring import Keyring, create_keyring
+from qianbao.pii.keyring import Keyring, create_keyring, use_keyring
 from qianbao.settings import Settings
 
 TEST_DB_URL = os.environ.get("QIANBAO_TEST_DATABASE_URL", "").strip()
@@ -122,8 +122,11 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> Keyring:
-    return create_keyring(tmp_path / "keys.json")
+def keyring(tmp_path: Path) -> Iterator[Keyring]:
+    ring = create_keyring(tmp_path / "keys.json")
+    use_keyring(ring)
+    yield ring
+    use_keyring(None)
 
 
 @pytest.fixture

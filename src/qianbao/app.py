@@ -13,8 +13,9 @@ from qianbao.api.middleware import RequestContextMiddleware
 from qianbao.api.problems import http_error_handler, qianbao_error_handler, validation_error_handler
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
+from qianbao.pii.keyring import installed_keyring, load_keyring, use_keyring
 from qianbao.settings import Settings
-from qianbao.web import ops_sms, pages
+from qianbao.web import ops_audit, ops_sms, pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -30,6 +31,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db if db is not None else Database(settings.resolved_database_url)
     app.state.metrics = health.Metrics()
+    if installed_keyring() is None:
+        use_keyring(load_keyring(settings.resolved_key_file))
 
     app.add_exception_handler(QianbaoError, qianbao_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
@@ -39,6 +42,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(ops_sms.router)
+    app.include_router(ops_audit.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)

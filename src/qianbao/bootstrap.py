@@ -8,7 +8,7 @@ from qianbao import migrate
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.logging import configure_logging
-from qianbao.pii.keyring import Keyring, create_keyring, load_keyring
+from qianbao.pii.keyring import Keyring, create_keyring, load_keyring, use_keyring
 from qianbao.settings import Settings
 
 
@@ -39,10 +39,11 @@ def require_current_schema(db: Database) -> None:
 
 
 def keyring(settings: Settings, *, create: bool = False) -> Keyring:
+    """Load (or with `create`, make) the key file and install it for this process's encrypted columns."""
     path = settings.resolved_key_file
-    if create and not path.exists():
-        return create_keyring(path)
-    return load_keyring(path)
+    ring = create_keyring(path) if create and not path.exists() else load_keyring(path)
+    use_keyring(ring)
+    return ring
 
 
 def init_logging(settings: Settings) -> None:

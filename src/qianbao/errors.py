@@ -36,6 +36,10 @@ CATALOGUE: dict[str, int] = {
     # personal-data protection
     "DECRYPTION_FAILED": 500,
     "UNKNOWN_KEY_ID": 500,
+    "CIPHERTEXT_MALFORMED": 500,
+    "CONFIG_KEYS_EXIST": 409,
+    # audit log
+    "AUDIT_CHAIN_BROKEN": 500,
     # money at the edges
     "AMOUNT_INVALID": 422,
     "AMOUNT_NOT_POSITIVE": 422,

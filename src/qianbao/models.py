@@ -5,6 +5,7 @@ tables adds one import line below.
 """
 
 from qianbao.adapters.sms import models as _sms_models  # noqa: F401
+from qianbao.audit import models as _audit_models  # noqa: F401
 from qianbao.db import Base
 from qianbao.notices import models as _notices_models  # noqa: F401
 

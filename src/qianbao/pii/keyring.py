@@ -6,6 +6,11 @@ Format (JSON, mode 0600):
 Old keys stay in the file after a rotation until nothing is encrypted under them any more, so that
 values written before the rotation can still be read while `qianbao keys rotate` re-encrypts them.
 The hash key is not rotated with the data keys: changing it would orphan every look-up hash.
+
+A key id goes into every stored value (`v1:<key_id>:...`), so ids are short and never contain `:`.
+
+The process holds one installed keyring (`use_keyring`, `current_keyring`); the encrypted column
+types read it at bind and result time. `bootstrap.keyring()` and `create_app` install it at start-up.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +28,7 @@ from pathlib import Path
 from qianbao.errors import QianbaoError
 
 KEY_BYTES = 32
+KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 @dataclass
@@ -30,6 +38,8 @@ class Keyring:
     keys: dict[str, bytes]
     hash_key: bytes
     extra: dict = field(default_factory=dict)
+    # The file's modification stamp when read or written, so a process can notice a rotation.
+    stamp: int | None = None
 
     def key(self, key_id: str) -> bytes:
         try:
@@ -48,6 +58,12 @@ class Keyring:
         self.active = key_id
         return key_id
 
+    def remove_key(self, key_id: str) -> None:
+        """Forget a retired key; the active key can never be removed."""
+        if key_id == self.active:
+            raise ValueError(f"{key_id} is the active key")
+        self.keys.pop(key_id, None)
+
     def save(self) -> None:
         payload = {
             "active": self.active,
@@ -62,6 +78,7 @@ class Keyring:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+        self.stamp = self.path.stat().st_mtime_ns
 
 
 def create_keyring(path: Path) -> Keyring:
@@ -75,14 +92,64 @@ def load_keyring(path: Path) -> Keyring:
     if not path.exists():
         raise QianbaoError("CONFIG_KEYS_MISSING", path=str(path))
     try:
+        stamp = path.stat().st_mtime_ns
         data = json.loads(path.read_text())
         keys = {kid: base64.b64decode(v, validate=True) for kid, v in data["keys"].items()}
         hash_key = base64.b64decode(data["hash_key"], validate=True)
         active = data["active"]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise QianbaoError("CONFIG_KEYS_INVALID", path=str(path), reason=type(exc).__name__) from exc
+    bad_ids = [kid for kid in keys if not KEY_ID_PATTERN.match(kid)]
+    if bad_ids:
+        raise QianbaoError("CONFIG_KEYS_INVALID", path=str(path), reason=f"key id {bad_ids[0]!r} is not valid")
     if active not in keys:
         raise QianbaoError("CONFIG_KEYS_INVALID", path=str(path), reason=f"active key {active} not in keys")
     if any(len(k) != KEY_BYTES for k in keys.values()) or len(hash_key) != KEY_BYTES:
         raise QianbaoError("CONFIG_KEYS_INVALID", path=str(path), reason="keys must be 32 bytes (AES-256)")
-    return Keyring(path=path, active=active, keys=keys, hash_key=hash_key)
+    return Keyring(path=path, active=active, keys=keys, hash_key=hash_key, stamp=stamp)
+
+
+def reload_if_changed(ring: Keyring) -> Keyring:
+    """The same keyring re-read from its file if another process has rewritten it (a rotation), else `ring`."""
+    try:
+        stamp = ring.path.stat().st_mtime_ns
+    except OSError:
+        return ring
+    if stamp == ring.stamp:
+        return ring
+    fresh = load_keyring(ring.path)
+    if _installed is ring:
+        use_keyring(fresh)
+    return fresh
+
+
+_installed: Keyring | None = None
+_install_lock = threading.Lock()
+
+
+def use_keyring(ring: Keyring | None) -> None:
+    """Install the keyring this process encrypts and decrypts with (None uninstalls it)."""
+    global _installed
+    with _install_lock:
+        _installed = ring
+
+
+def installed_keyring() -> Keyring | None:
+    return _installed
+
+
+def current_keyring() -> Keyring:
+    """The installed keyring; a coded CONFIG_KEYS_MISSING when start-up did not install one."""
+    ring = _installed
+    if ring is None:
+        raise QianbaoError("CONFIG_KEYS_MISSING", path=_configured_path())
+    return ring
+
+
+def _configured_path() -> str:
+    try:
+        from qianbao.settings import get_settings
+
+        return str(get_settings().resolved_key_file)
+    except Exception:  # the message must still come out when the settings themselves are broken
+        return "QIANBAO_KEY_FILE"
