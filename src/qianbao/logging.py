@@ -22,6 +22,16 @@ def _redact(_logger: object, _method: str, event_dict: dict) -> dict:
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is at the time, so a swapped-out stream (CLI test runners) is never kept."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None = None) -> None:
     shared: list = [
         structlog.contextvars.merge_contextvars,
@@ -33,7 +43,7 @@ def configure_logging(*, json: bool, level: str = "INFO", stream: TextIO | None 
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
