@@ -167,6 +167,7 @@ class EncryptedString(EncryptedType):
     """A text value stored AES-GCM encrypted: `mapped_column(EncryptedString)`, Python type `str`."""
 
     impl = Text
+    cache_ok = True
     stored_form = str
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
@@ -190,6 +191,7 @@ class EncryptedBytes(EncryptedType):
     """A binary value (an ID photo) stored AES-GCM encrypted: Python type `bytes`."""
 
     impl = LargeBinary
+    cache_ok = True
     stored_form = bytes
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:

@@ -38,8 +38,8 @@ class Keyring:
     keys: dict[str, bytes]
     hash_key: bytes
     extra: dict = field(default_factory=dict)
-    # The file's modification stamp when read or written, so a process can notice a rotation.
-    stamp: int | None = None
+    # The file's identity when read or written, so a process can notice another one's rotation.
+    stamp: tuple[int, int, int] | None = None
 
     def key(self, key_id: str) -> bytes:
         try:
@@ -78,7 +78,13 @@ class Keyring:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
-        self.stamp = self.path.stat().st_mtime_ns
+        self.stamp = _stamp(self.path)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    # save() replaces the file with a new one, so the inode changes even within one clock tick.
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def create_keyring(path: Path) -> Keyring:
@@ -92,7 +98,7 @@ def load_keyring(path: Path) -> Keyring:
     if not path.exists():
         raise QianbaoError("CONFIG_KEYS_MISSING", path=str(path))
     try:
-        stamp = path.stat().st_mtime_ns
+        stamp = _stamp(path)
         data = json.loads(path.read_text())
         keys = {kid: base64.b64decode(v, validate=True) for kid, v in data["keys"].items()}
         hash_key = base64.b64decode(data["hash_key"], validate=True)
@@ -112,7 +118,7 @@ def load_keyring(path: Path) -> Keyring:
 def reload_if_changed(ring: Keyring) -> Keyring:
     """The same keyring re-read from its file if another process has rewritten it (a rotation), else `ring`."""
     try:
-        stamp = ring.path.stat().st_mtime_ns
+        stamp = _stamp(ring.path)
     except OSError:
         return ring
     if stamp == ring.stamp:
