@@ -137,6 +137,8 @@ def settings(tmp_path: Path, database_url: str, keyring: Keyring) -> Settings:
         database_url=database_url,
         key_file=keyring.path,
         sms_latency_ms=0,
+        identity_latency_ms=0,
+        idcard_latency_ms=0,
     )
 
 
