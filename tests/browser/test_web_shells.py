@@ -175,3 +175,20 @@ def test_teller_menu_entries_have_alt_digit_shortcuts(page: Page) -> None:
     expect(page.get_by_test_id("shortcut-hint")).to_contain_text("Alt")
     page.keyboard.press("Alt+4")
     page.wait_for_url("**/teller/cash")
+
+
+@pytest.mark.parametrize("path", ["/", "/teller", "/ops", "/no-such-page"])
+def test_other_pages_fit_a_phone_and_consoles_put_their_menu_above_the_work_area(
+    new_context: Callable[..., BrowserContext], path: str
+) -> None:
+    page = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    page.goto(path)
+    widths = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
+    )
+    assert widths["scroll"] <= widths["client"]
+    if page.locator("nav.sidenav").count():
+        menu = page.locator("nav.sidenav").bounding_box()
+        main = page.locator("#main").bounding_box()
+        assert menu is not None and main is not None
+        assert menu["y"] + menu["height"] <= main["y"]
