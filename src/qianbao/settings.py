@@ -53,11 +53,36 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 600.0
 
+    # Credentials and sessions (docs/credentials.md). Lockout counts are SPEC §4 rules, fixed in code;
+    # these are the rate limits, session lifetimes, cookie security and argon2id cost.
+    otp_phone_limit: int = Field(default=5, ge=1)
+    otp_phone_window_seconds: int = Field(default=3600, ge=1)
+    otp_ip_limit: int = Field(default=20, ge=1)
+    otp_ip_window_seconds: int = Field(default=3600, ge=1)
+    login_ip_limit: int = Field(default=100, ge=1)
+    login_ip_window_seconds: int = Field(default=3600, ge=1)
+    pin_ip_limit: int = Field(default=30, ge=1)
+    pin_ip_window_seconds: int = Field(default=3600, ge=1)
+    session_idle_minutes: int = Field(default=15, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    # Secure `__Host-` cookies; unset means on in production, off on the plain-HTTP development server.
+    cookie_secure: bool | None = None
+    # argon2id cost (RFC 9106 low-memory profile); hashes made with other values are upgraded at sign-in.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'qianbao.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment == "production"
 
     @property
     def resolved_key_file(self) -> Path:

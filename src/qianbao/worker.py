@@ -28,9 +28,10 @@ class Job:
 
 def jobs() -> list[Job]:
     """The registered jobs; domain packages add theirs here."""
+    from qianbao.credentials.jobs import prune as prune_credentials
     from qianbao.notices.delivery import deliver_due
 
-    return [Job("outbox", deliver_due)]
+    return [Job("outbox", deliver_due), Job("credentials_prune", prune_credentials)]
 
 
 def run_once(db: Database, settings: Settings) -> int:
