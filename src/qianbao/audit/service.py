@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -174,9 +174,7 @@ def _lock_head(session: Session) -> _Head:
     row = session.execute(query).one_or_none()
     if row is None:
         # The migration creates the head; it is missing only on an emptied database (tests truncate
-        # every table). Recreate it only when there is no entry for it to describe.
-        if session.scalar(select(func.count()).select_from(AuditEntry)):
-            raise QianbaoError("AUDIT_CHAIN_BROKEN", reason="chain head row missing")
+        # every table). Create it, or wait for a concurrent writer that is creating it, then lock it.
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         session.execute(
             insert(AuditChainHead)
@@ -184,6 +182,9 @@ def _lock_head(session: Session) -> _Head:
             .on_conflict_do_nothing(index_elements=["id"])
         )
         row = session.execute(query).one()
+        if row.last_seq == 0 and session.scalar(select(AuditEntry.seq).limit(1)) is not None:
+            # A fresh head over existing entries would fork the chain: someone deleted the head row.
+            raise QianbaoError("AUDIT_CHAIN_BROKEN", reason="chain head row missing")
     return _Head(row.last_seq, row.last_hash)
 
 
