@@ -1,0 +1,456 @@
+"""create_transfers: the one path by which money moves in the ledger.
+
+A call goes through five steps, whatever its size:
+
+1. check every request on its own (amounts, keys, codes...) and cut the list into linked chains;
+2. read the transfers the requests name (holds to post or void, transfers to reverse);
+3. lock every touched account row (in id order), then read what only the lock makes stable: hold
+   states, idempotency keys, earlier reversals;
+4. apply chain after chain to in-memory copies of the account totals, enforcing the balance bounds,
+   and roll a chain back in memory when any of its items fails;
+5. write everything the successful chains produced in a few set-based statements.
+
+Nothing is written for a refused item, and a chain is all-or-nothing. The caller's transaction makes
+the whole call atomic with whatever else the caller writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from qianbao.errors import QianbaoError
+from qianbao.ledger.config import MAX_BATCH
+from qianbao.ledger.models import as_utc
+from qianbao.ledger.store import Store, TransferRow, store_for
+from qianbao.ledger.types import ItemResult, Request, Reverse
+from qianbao.ledger.validate import MAX_FEN, canonical, request_hash
+
+
+@dataclass(frozen=True, slots=True)
+class Expire:
+    """Internal: void a hold whose timeout has passed (the sweep's request; it carries no client key)."""
+
+    pending_id: int
+    key: str = ""
+    linked: bool = False
+
+
+class _Account:
+    __slots__ = (
+        "cap",
+        "closed",
+        "code",
+        "cp",
+        "cpe",
+        "credit_normal",
+        "currency",
+        "dp",
+        "dpe",
+        "frozen",
+        "id",
+        "no_negative",
+        "start",
+    )
+
+    def __init__(self, row: Any) -> None:
+        (self.id, self.code, self.currency, side, no_negative, self.cap, frozen, closed,
+         self.dp, self.cp, self.dpe, self.cpe) = row
+        self.credit_normal = side == "credit"
+        self.no_negative = bool(no_negative)
+        self.frozen = bool(frozen)
+        self.closed = bool(closed)
+        self.start = (self.dp, self.cp, self.dpe, self.cpe)
+
+    def totals(self) -> tuple[int, int, int, int]:
+        return (self.dp, self.cp, self.dpe, self.cpe)
+
+
+class _Ref:
+    """A transfer named by a request (read before the locks; journal rows never change)."""
+
+    __slots__ = ("amount", "code", "credit", "debit", "group_id", "id", "kind", "reference", "reverses_id",
+                 "timeout_at")
+
+    def __init__(self, row: Any) -> None:
+        (self.id, self.kind, self.debit, self.credit, self.amount, self.code, self.reference, self.group_id,
+         timeout_at, self.reverses_id) = row
+        self.timeout_at = as_utc(timeout_at)
+
+
+class _ChainFailed(Exception):
+    def __init__(self, position: int, error: QianbaoError) -> None:
+        self.position = position
+        self.error = error
+
+
+class Batch:
+    """One create_transfers call. Also remembers the rows it wrote so callers can return them."""
+
+    def __init__(self, session: Session, items: list[Request | Expire], now: datetime | None) -> None:
+        self.session = session
+        self.items = items
+        self.given_now = now
+        self.results = [ItemResult(i, getattr(it, "key", "")) for i, it in enumerate(items)]
+        self.rows: dict[int, TransferRow] = {}  # item index -> the transfer row it created
+        self.store: Store
+        self.accounts: dict[int, _Account] = {}
+        self.refs: dict[int, _Ref] = {}
+        self.status: dict[int, str] = {}
+        self.reversed: set[int] = set()
+        self.known_keys: dict[str, tuple[bytes, int]] = {}
+        self.ids: list[int] = []
+        self.now = datetime.now(UTC)
+        # Write buffers.
+        self.transfers: list[TransferRow] = []
+        self.key_rows: list[tuple[str, bytes, int]] = []
+        self.pending_new: list[tuple[int, datetime | None]] = []
+        self.pending_done: list[tuple[int, str, int]] = []
+
+    # ------------------------------------------------------------------------------------------ driver
+
+    def run(self) -> list[ItemResult]:
+        items = self.items
+        if not items:
+            raise QianbaoError("LEDGER_BATCH_EMPTY")
+        if len(items) > MAX_BATCH:
+            raise QianbaoError("LEDGER_BATCH_TOO_LARGE", max=MAX_BATCH, count=len(items))
+        chains = self._chains()
+        live: list[tuple[list[int], list[tuple[Any, ...]]]] = []
+        seen_keys: set[str] = set()
+        for chain in chains:
+            forms = self._static(chain, seen_keys)
+            if forms is not None:
+                live.append((chain, forms))
+        if not live:
+            return self.results
+
+        self.session.flush()
+        self.store = store_for(self.session)
+        ref_ids = {f[1] for _, forms in live for f in forms if f[0] in "PVRE"}
+        if ref_ids:
+            for row in self.store.referenced(sorted(ref_ids)):
+                ref = _Ref(row)
+                self.refs[ref.id] = ref
+        account_ids: set[int] = set()
+        for _, forms in live:
+            for f in forms:
+                if f[0] == "T":
+                    account_ids.add(f[1])
+                    account_ids.add(f[2])
+        for ref in self.refs.values():
+            account_ids.add(ref.debit)
+            account_ids.add(ref.credit)
+
+        # Everything from here on happens under the account locks.
+        for row in self.store.lock_accounts(sorted(account_ids)):
+            self.accounts[row[0]] = _Account(row)
+        holds = [r.id for r in self.refs.values() if r.kind == "pending"]
+        if holds:
+            self.status = self.store.pending_status(holds)
+        reversal_targets = [f[1] for _, forms in live for f in forms if f[0] == "R"]
+        if reversal_targets:
+            self.reversed = self.store.reversed_targets(reversal_targets)
+        keys = [self.items[i].key for chain, _ in live for i in chain if not isinstance(self.items[i], Expire)]
+        if keys:
+            self.known_keys = self.store.keys(keys)
+        self.now = self.given_now or datetime.now(UTC)
+        self.ids = self.store.allocate_ids(sum(len(c) for c, _ in live) + len(holds))
+        self.ids.reverse()  # pop() from the end hands them out in ascending order
+
+        for chain, forms in live:
+            self._apply_chain(chain, forms)
+
+        totals = [(a.id, *a.totals()) for a in self.accounts.values() if a.totals() != a.start]
+        self.store.write(self.transfers, self.key_rows, self.pending_new, self.pending_done, totals, self.now)
+        return self.results
+
+    def _chains(self) -> list[list[int]]:
+        chains: list[list[int]] = []
+        current: list[int] = []
+        for i, item in enumerate(self.items):
+            current.append(i)
+            if not item.linked:
+                chains.append(current)
+                current = []
+        if current:
+            self._fail(current, len(current) - 1, QianbaoError("LEDGER_LINKED_CHAIN_OPEN"))
+        return chains
+
+    def _fail(self, chain: list[int], position: int, error: QianbaoError) -> None:
+        for p, i in enumerate(chain):
+            self.results[i].error = error if p == position else QianbaoError("LEDGER_LINKED_FAILED")
+
+    def _static(self, chain: list[int], seen_keys: set[str]) -> list[tuple[Any, ...]] | None:
+        """Validate a chain's items on their own; None when the chain is refused already."""
+        forms: list[tuple[Any, ...]] = []
+        phase: bool | None = None
+        timeout: int | None = None
+        for p, i in enumerate(chain):
+            item = self.items[i]
+            try:
+                if isinstance(item, Expire):
+                    forms.append(("E", item.pending_id))
+                    continue
+                form = canonical(item)
+                if item.key in seen_keys:
+                    raise QianbaoError("LEDGER_BATCH_DUPLICATE_KEY")
+                seen_keys.add(item.key)
+                if form[0] == "T":
+                    # A linked group is all holds (resolved together, so one timeout) or all plain transfers.
+                    if phase is None:
+                        phase, timeout = form[7], form[8]
+                    elif phase != form[7]:
+                        raise QianbaoError("LEDGER_GROUP_MIXED")
+                    elif form[8] != timeout:
+                        raise QianbaoError("LEDGER_GROUP_TIMEOUT_MISMATCH")
+                forms.append(form)
+            except QianbaoError as error:
+                self._fail(chain, p, error)
+                return None
+        return forms
+
+    # --------------------------------------------------------------------------------------- one chain
+
+    def _apply_chain(self, chain: list[int], forms: list[tuple[Any, ...]]) -> None:
+        items = self.items
+        # Idempotency: a chain is new (no key known), an exact retry (every key known with this very
+        # request), or a misuse of a key (anything else).
+        if forms[0][0] != "E":
+            single = len(chain) == 1
+            hashes = [request_hash(f) if single else request_hash(f, forms, p) for p, f in enumerate(forms)]
+            known = [self.known_keys.get(items[i].key) for i in chain]
+            if any(k is not None for k in known):
+                for p, k in enumerate(known):
+                    if k is None or k[0] != hashes[p]:
+                        self._fail(chain, p, QianbaoError("IDEMPOTENCY_KEY_REUSED"))
+                        return
+                for p, i in enumerate(chain):
+                    result = self.results[i]
+                    result.transfer_id = known[p][1]  # type: ignore[index]
+                    result.replayed = True
+                return
+        else:
+            hashes = []
+
+        saved: dict[int, tuple[int, int, int, int]] = {}
+        marks = (len(self.transfers), len(self.pending_new), len(self.pending_done), len(self.ids))
+        status_before: dict[int, str] = {}
+        reversed_here: list[int] = []
+        try:
+            self._apply_items(chain, forms, saved, status_before, reversed_here)
+        except _ChainFailed as failed:
+            for aid, totals in saved.items():
+                a = self.accounts[aid]
+                a.dp, a.cp, a.dpe, a.cpe = totals
+            for tid, status in status_before.items():
+                self.status[tid] = status
+            self.reversed.difference_update(reversed_here)
+            del self.transfers[marks[0]:]
+            del self.pending_new[marks[1]:]
+            del self.pending_done[marks[2]:]
+            for i in chain:
+                self.rows.pop(i, None)
+            self._fail(chain, failed.position, failed.error)
+            return
+        for p, i in enumerate(chain):
+            result = self.results[i]
+            row = self.rows.get(i)
+            if row is not None:
+                result.transfer_id = row[0]
+                if hashes:
+                    self.key_rows.append((items[i].key, hashes[p], row[0]))
+
+    def _apply_items(
+        self,
+        chain: list[int],
+        forms: list[tuple[Any, ...]],
+        saved: dict[int, tuple[int, int, int, int]],
+        status_before: dict[int, str],
+        reversed_here: list[int],
+    ) -> None:
+        def touch(account: _Account) -> None:
+            if account.id not in saved:
+                saved[account.id] = account.totals()
+
+        # Holds of a linked group are resolved together: collect which groups this chain resolves
+        # and how, so the members it does not name can follow the named ones.
+        group_verb: dict[int, str] = {}
+        named: set[int] = set()
+        for p, f in enumerate(forms):
+            if f[0] in "PVE":
+                ref = self.refs.get(f[1])
+                if ref is not None and ref.kind == "pending" and ref.group_id is not None:
+                    verb = "void" if f[0] == "E" else f[0]
+                    if group_verb.setdefault(ref.group_id, verb) != verb:
+                        raise _ChainFailed(p, QianbaoError("LEDGER_GROUP_SPLIT", transfer=ref.id))
+                    named.add(ref.id)
+
+        new_count = sum(1 for f in forms if f[0] in "TR")
+        group_id: int | None = None
+        for p, (i, f) in enumerate(zip(chain, forms, strict=True)):
+            try:
+                kind = f[0]
+                if kind == "T":
+                    row = self._new(f, touch)
+                elif kind == "R":
+                    row = self._reverse(self.items[i], f, touch)  # type: ignore[arg-type]
+                    reversed_here.append(f[1])
+                else:
+                    row = self._resolve(kind, f[1], f[2] if kind == "P" else None, touch, status_before)
+            except QianbaoError as error:
+                raise _ChainFailed(p, error) from None
+            if kind in "TR" and new_count > 1:
+                if group_id is None:
+                    group_id = row[0]
+                row = (*row[:10], group_id, *row[11:])  # type: ignore[assignment]
+            self.transfers.append(row)
+            self.rows[i] = row
+
+        for gid, verb in group_verb.items():
+            for ref in self.refs.values():
+                if ref.group_id == gid and ref.kind == "pending" and ref.id not in named \
+                        and self.status.get(ref.id) == "pending":
+                    implicit = "E" if verb == "void" and any(f[0] == "E" for f in forms) else verb[0].upper()
+                    try:
+                        row = self._resolve(implicit, ref.id, None, touch, status_before)
+                    except QianbaoError as error:
+                        raise _ChainFailed(len(chain) - 1, error) from None
+                    self.transfers.append(row)
+
+    # ------------------------------------------------------------------------------------- the moves
+
+    def _account(self, account_id: int) -> _Account:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise QianbaoError("LEDGER_ACCOUNT_NOT_FOUND", account=str(account_id))
+        if account.closed:
+            raise QianbaoError("LEDGER_ACCOUNT_CLOSED", account=account.code)
+        return account
+
+    def _open_pair(self, debit_id: int, credit_id: int) -> tuple[_Account, _Account]:
+        debit, credit = self._account(debit_id), self._account(credit_id)
+        if debit.currency != credit.currency:
+            raise QianbaoError("LEDGER_CURRENCY_MISMATCH", debit=debit.currency, credit=credit.currency)
+        for account in (debit, credit):
+            if account.frozen:
+                raise QianbaoError("LEDGER_ACCOUNT_FROZEN", account=account.code)
+        return debit, credit
+
+    def _move(self, debit: _Account, credit: _Account, amount: int, pending: bool, touch: Any) -> None:
+        """Add a new posting or hold to both sides, refusing what breaks a bound of either account."""
+        dp, dpe = (debit.dp, debit.dpe + amount) if pending else (debit.dp + amount, debit.dpe)
+        cp, cpe = (credit.cp, credit.cpe + amount) if pending else (credit.cp + amount, credit.cpe)
+        if dp + dpe > MAX_FEN or cp + cpe > MAX_FEN:
+            raise QianbaoError("LEDGER_BALANCE_OVERFLOW")
+        # The debit side: money leaves a credit-normal account, or enters a debit-normal one.
+        if debit.credit_normal:
+            if debit.no_negative and dp + dpe > debit.cp:
+                raise QianbaoError("LEDGER_INSUFFICIENT_FUNDS", account=debit.code)
+        elif debit.cap is not None and dp + dpe - debit.cp > debit.cap:
+            raise QianbaoError("LEDGER_CAP_EXCEEDED", account=debit.code)
+        if credit.credit_normal:
+            if credit.cap is not None and cp + cpe - credit.dp > credit.cap:
+                raise QianbaoError("LEDGER_CAP_EXCEEDED", account=credit.code)
+        elif credit.no_negative and cp + cpe > credit.dp:
+            raise QianbaoError("LEDGER_INSUFFICIENT_FUNDS", account=credit.code)
+        touch(debit)
+        touch(credit)
+        debit.dp, debit.dpe = dp, dpe
+        credit.cp, credit.cpe = cp, cpe
+
+    def _new(self, f: tuple[Any, ...], touch: Any) -> TransferRow:
+        _, debit_id, credit_id, amount, code, reference, data, pending, timeout = f
+        debit, credit = self._open_pair(debit_id, credit_id)
+        self._move(debit, credit, amount, pending, touch)
+        tid = self.ids.pop()
+        timeout_at = None
+        if pending:
+            timeout_at = self.now + timedelta(seconds=timeout) if timeout else None
+            self.pending_new.append((tid, timeout_at))
+        return (tid, "pending" if pending else "posted", debit_id, credit_id, amount, code, reference, data,
+                None, None, None, timeout_at, self.now)
+
+    def _reverse(self, item: Reverse, f: tuple[Any, ...], touch: Any) -> TransferRow:
+        original = self.refs.get(f[1])
+        if original is None:
+            raise QianbaoError("LEDGER_TRANSFER_NOT_FOUND", transfer=str(f[1]))
+        if original.kind not in ("posted", "post") or original.reverses_id is not None:
+            raise QianbaoError("LEDGER_NOT_REVERSIBLE", transfer=original.id)
+        if original.id in self.reversed:
+            raise QianbaoError("LEDGER_ALREADY_REVERSED", transfer=original.id)
+        debit, credit = self._open_pair(original.credit, original.debit)
+        self._move(debit, credit, original.amount, False, touch)
+        self.reversed.add(original.id)
+        tid = self.ids.pop()
+        return (tid, "posted", debit.id, credit.id, original.amount, item.code or "reversal",
+                item.reference if item.reference is not None else original.reference, None,
+                None, original.id, None, None, self.now)
+
+    def _resolve(
+        self, verb: str, pending_id: int, amount: int | None, touch: Any, status_before: dict[int, str]
+    ) -> TransferRow:
+        hold = self.refs.get(pending_id)
+        if hold is None:
+            raise QianbaoError("LEDGER_TRANSFER_NOT_FOUND", transfer=str(pending_id))
+        if hold.kind != "pending":
+            raise QianbaoError("LEDGER_TRANSFER_NOT_PENDING", transfer=hold.id)
+        state = self.status.get(hold.id, "pending")
+        if state != "pending":
+            raise QianbaoError(_RESOLVED_ERRORS[state], transfer=hold.id)
+        expired = hold.timeout_at is not None and self.now >= hold.timeout_at
+        if verb == "E":
+            if not expired:
+                raise QianbaoError("LEDGER_TRANSFER_NOT_PENDING", transfer=hold.id)
+        elif expired:
+            raise QianbaoError("LEDGER_PENDING_EXPIRED", transfer=hold.id)
+        debit, credit = self._account(hold.debit), self._account(hold.credit)
+        posted = 0
+        if verb == "P":
+            posted = hold.amount if amount is None else amount
+            if posted > hold.amount:
+                raise QianbaoError("LEDGER_POST_EXCEEDS_PENDING", amount=posted, pending=hold.amount)
+            for account in (debit, credit):
+                if account.frozen:
+                    raise QianbaoError("LEDGER_ACCOUNT_FROZEN", account=account.code)
+            # A cap lowered while the hold waited still binds the posted balance it would create.
+            if credit.credit_normal and credit.cap is not None and credit.cp + posted - credit.dp > credit.cap:
+                raise QianbaoError("LEDGER_CAP_EXCEEDED", account=credit.code)
+            if not debit.credit_normal and debit.cap is not None and debit.dp + posted - debit.cp > debit.cap:
+                raise QianbaoError("LEDGER_CAP_EXCEEDED", account=debit.code)
+            if debit.dp + posted > MAX_FEN or credit.cp + posted > MAX_FEN:
+                raise QianbaoError("LEDGER_BALANCE_OVERFLOW")
+        touch(debit)
+        touch(credit)
+        debit.dpe -= hold.amount
+        credit.cpe -= hold.amount
+        debit.dp += posted
+        credit.cp += posted
+        tid = self.ids.pop()
+        if hold.id not in status_before:
+            status_before[hold.id] = state
+        new_state, kind = _RESOLUTIONS[verb]
+        self.status[hold.id] = new_state
+        self.pending_done.append((hold.id, new_state, tid))
+        return (tid, kind, hold.debit, hold.credit, posted if verb == "P" else hold.amount, hold.code,
+                hold.reference, None, hold.id, None, hold.group_id, None, self.now)
+
+
+_RESOLVED_ERRORS = {
+    "posted": "LEDGER_PENDING_ALREADY_POSTED",
+    "voided": "LEDGER_PENDING_ALREADY_VOIDED",
+    "expired": "LEDGER_PENDING_EXPIRED",
+}
+_RESOLUTIONS = {"P": ("posted", "post"), "V": ("voided", "void"), "E": ("expired", "expire")}
+
+
+def create_transfers(session: Session, items: list[Request], *, now: datetime | None = None) -> list[ItemResult]:
+    """Apply many requests in the caller's transaction, each with its own result (TigerBeetle-style).
+
+    Refused items write nothing; a linked chain is all-or-nothing; an empty or oversized batch is
+    refused as a whole (LEDGER_BATCH_EMPTY / LEDGER_BATCH_TOO_LARGE).
+    """
+    return Batch(session, list(items), now).run()
