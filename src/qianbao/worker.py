@@ -29,9 +29,11 @@ class Job:
 def jobs() -> list[Job]:
     """The registered jobs; domain packages add theirs here."""
     from qianbao.credentials.jobs import prune as prune_credentials
+    from qianbao.ledger.jobs import purge_keys_job, sweep_job
     from qianbao.notices.delivery import deliver_due
 
-    return [Job("outbox", deliver_due), Job("credentials_prune", prune_credentials)]
+    return [Job("outbox", deliver_due), Job("credentials_prune", prune_credentials),
+            Job("ledger_sweep", sweep_job), Job("ledger_purge_keys", purge_keys_job)]
 
 
 def run_once(db: Database, settings: Settings) -> int:
