@@ -44,8 +44,9 @@ def rotate(
 ) -> None:
     """Make a new key the active one, then re-encrypt every encrypted column with it.
 
-    Safe to interrupt: run `qianbao keys rotate --resume` to carry on. Restart the servers and workers
-    after the new key is added (they write with the key they started with) and before using --retire.
+    Safe to interrupt: run `qianbao keys rotate --resume` to carry on.
+
+    Restart servers and workers once the key is added (they write with the key they started with), before --retire.
     """
     cfg = settings()
     ring = bootstrap.keyring(cfg)
