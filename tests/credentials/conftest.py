@@ -12,10 +12,17 @@ import time_machine
 from qianbao.credentials import Principal, transaction
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
+from qianbao.pii.keyring import Keyring
 from qianbao.settings import Settings
 
 # 10:00 in Shanghai on a Wednesday.
 START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _keys(keyring: Keyring) -> Keyring:
+    """Every credential test runs with a keyring installed: OTP hashes, CSRF tokens and PIN peppers use it."""
+    return keyring
 
 
 @pytest.fixture

@@ -144,11 +144,11 @@ class KnownDevice(_OwnedByPrincipal, Base):
 
 
 class RateLimitCounter(Base):
-    """Hits of one key in one fixed window of one bucket; `qianbao.credentials.ratelimit` reads two windows
-    (this one and the one before) to estimate a sliding window.
+    """Hits of one key of one bucket in one slice of time (a tenth of the limit's window), for
+    `qianbao.credentials.ratelimit`.
 
-    `window_start` is whole seconds since the Unix epoch (an exact, comparable key); `expires_at` is when
-    the row stops mattering (the end of the following window) and drives pruning.
+    `window_start` is the slice's start in whole seconds since the Unix epoch (an exact, comparable key);
+    `expires_at` is when the slice has left every window that could count it, and drives pruning.
     """
 
     __tablename__ = "ratelimit_counter"

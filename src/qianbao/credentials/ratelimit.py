@@ -2,18 +2,21 @@
 
     hit(session, "otp_phone", phone_hash, limit=5, window_seconds=3600)
 
-counts one hit of `key` in `bucket` and raises RATE_LIMITED (with `retry_after` in whole seconds) when the
-hit would take the key over `limit` hits in the last `window_seconds`. A refused hit is not counted, so a
-client that keeps knocking does not push its own release further away.
+counts one hit of `key` in `bucket`, or raises RATE_LIMITED with `retry_after` (whole seconds until a hit
+would be admitted) when admitting it would put more than `limit` hits in some span of `window_seconds`.
+A refused hit is not counted, so a client that keeps knocking does not push its own release further away.
 
-How "the last window_seconds" is measured: a sliding-window estimate over two fixed windows. Counts are
-kept per fixed window (aligned to the Unix epoch); the estimate at a moment `f` of the way through the
-current window is `previous × (1 − f) + current`. This stops the burst a plain fixed window allows at its
-edge (5 hits at 10:59 and 5 more at 11:00) at the cost of two small rows per key.
+How the window is measured: hits are counted in slices of a tenth of the window (aligned to the Unix
+epoch), and a hit is admitted when the slices that overlap the last `window_seconds` — the current one
+and the ten before it at most — hold fewer than `limit`. Counting whole slices errs on the safe side:
+no span of `window_seconds` ever holds more than `limit` hits, and a client waits at most a tenth of the
+window longer than an exact log of every hit would make it. (A single fixed window would let 2 × limit
+through around its edge; an exact log would need a row per hit.)
 
-Race safety: the count is raised by one upsert whose `ON CONFLICT DO UPDATE ... WHERE count < cap` only
-increments while there is room, so concurrent hits on PostgreSQL (which serialises the row) and on SQLite
-(BEGIN IMMEDIATE) admit exactly `limit` of them. The previous window is closed, hence read without a lock.
+Race safety: only the current slice is ever written, by one upsert whose `ON CONFLICT DO UPDATE ... WHERE
+count < cap` raises the count only while there is room; the older slices are closed and read without a
+lock. PostgreSQL serialises the upsert on the row, SQLite on BEGIN IMMEDIATE, so concurrent hits admit
+exactly `limit`.
 
 The hit belongs to the caller's transaction: rolled back with it, committed with it.
 """
@@ -32,20 +35,25 @@ from qianbao.credentials.base import now_utc
 from qianbao.credentials.models import RateLimitCounter
 from qianbao.errors import QianbaoError
 
+SLICES_PER_WINDOW = 10
 MAX_KEY_LENGTH = 200
 MAX_BUCKET_LENGTH = 40
 
 
 @dataclass(frozen=True)
 class Hit:
-    """An admitted hit: how many the window now holds (estimated) and how many more it will admit."""
+    """An admitted hit: how many hits the window now holds, this one included, out of `limit`."""
 
-    estimate: float
+    count: int
     limit: int
 
     @property
     def remaining(self) -> int:
-        return max(0, math.floor(self.limit - self.estimate))
+        return max(0, self.limit - self.count)
+
+
+def slice_seconds(window_seconds: int) -> int:
+    return max(1, math.ceil(window_seconds / SLICES_PER_WINDOW))
 
 
 def hit(
@@ -63,57 +71,61 @@ def hit(
     if len(bucket) > MAX_BUCKET_LENGTH or len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"bucket at most {MAX_BUCKET_LENGTH} and key at most {MAX_KEY_LENGTH} characters")
     moment = (now or now_utc()).timestamp()
-    start = int(moment // window_seconds) * window_seconds
-    fraction = (moment - start) / window_seconds
-    previous = _count(session, bucket, key, start - window_seconds)
-    carried = previous * (1.0 - fraction)
-    # The current window may hold at most `cap` hits now; the small epsilon keeps 4.9999999 from flooring to 4.
-    cap = math.floor(limit - carried + 1e-9)
+    size = slice_seconds(window_seconds)
+    current_start = int(moment // size) * size
+    # The oldest slice that still overlaps [moment - window, moment].
+    oldest_start = int((moment - window_seconds) // size) * size
+    rows = session.execute(
+        select(RateLimitCounter.window_start, RateLimitCounter.count).where(
+            RateLimitCounter.bucket == bucket,
+            RateLimitCounter.key == key,
+            RateLimitCounter.window_start >= oldest_start,
+            RateLimitCounter.window_start < current_start,
+        )
+    ).all()
+    earlier = sum(count for _, count in rows)
+    cap = limit - earlier
     if cap >= 1:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(RateLimitCounter).values(
-            bucket=bucket,
-            key=key,
-            window_start=start,
-            count=1,
-            expires_at=datetime.fromtimestamp(start + 2 * window_seconds, UTC),
+        stmt = (
+            dialect.insert(RateLimitCounter)
+            .values(
+                bucket=bucket,
+                key=key,
+                window_start=current_start,
+                count=1,
+                expires_at=datetime.fromtimestamp(current_start + size + window_seconds, UTC),
+            )
+            .on_conflict_do_update(
+                index_elements=["bucket", "key", "window_start"],
+                set_={"count": RateLimitCounter.count + 1},
+                where=RateLimitCounter.count < cap,
+            )
+            .returning(RateLimitCounter.count)
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["bucket", "key", "window_start"],
-            set_={"count": RateLimitCounter.count + 1},
-            where=RateLimitCounter.count < cap,
-        ).returning(RateLimitCounter.count)
         current = session.scalar(stmt)
         if current is not None:
-            return Hit(estimate=carried + current, limit=limit)
-    current = _count(session, bucket, key, start)
-    raise QianbaoError(
-        "RATE_LIMITED",
-        retry_after=_retry_after(moment, start, window_seconds, previous, current, limit),
-    )
+            return Hit(count=earlier + current, limit=limit)
+    current = session.scalar(
+        select(RateLimitCounter.count).where(
+            RateLimitCounter.bucket == bucket,
+            RateLimitCounter.key == key,
+            RateLimitCounter.window_start == current_start,
+        )
+    ) or 0
+    slices = sorted([*rows, (current_start, current)])
+    raise QianbaoError("RATE_LIMITED", retry_after=_retry_after(moment, slices, size, window_seconds, limit))
 
 
-def _count(session: Session, bucket: str, key: str, window_start: int) -> int:
-    stmt = select(RateLimitCounter.count).where(
-        RateLimitCounter.bucket == bucket,
-        RateLimitCounter.key == key,
-        RateLimitCounter.window_start == window_start,
-    )
-    return session.scalar(stmt) or 0
-
-
-def _retry_after(moment: float, start: int, window: int, previous: int, current: int, limit: int) -> int:
-    """Seconds until a hit would be admitted, if nobody else hits the key meanwhile.
-
-    A hit is admitted at fraction f of a window when previous × (1 − f) ≤ limit − current − 1.
-    """
-    room = limit - current - 1
-    if room >= 0 and previous > 0:
-        at = start + window * max(0.0, 1.0 - room / previous)
-    else:
-        # The current window is full by itself: wait into the next one, where it becomes "previous".
-        at = start + window + window * max(0.0, 1.0 - (limit - 1) / current if current else 0.0)
-    return max(1, math.ceil(at - moment))
+def _retry_after(moment: float, slices: list[tuple[int, int]], size: int, window: int, limit: int) -> int:
+    """Seconds until enough of the oldest slices have left the window for one more hit to fit."""
+    held = sum(count for _, count in slices)
+    for start, count in slices:
+        held -= count
+        if held <= limit - 1:
+            # A slice stops counting once the window's start has passed its end.
+            return max(1, math.ceil(start + size + window - moment))
+    return 1
 
 
 def reset(session: Session, bucket: str, key: str) -> int:
@@ -123,6 +135,6 @@ def reset(session: Session, bucket: str, key: str) -> int:
 
 
 def prune(session: Session, *, now: datetime | None = None) -> int:
-    """Delete windows that can no longer affect any estimate; returns rows removed."""
+    """Delete slices that have left every window; returns rows removed."""
     stmt = delete(RateLimitCounter).where(RateLimitCounter.expires_at < (now or now_utc()))
     return session.execute(stmt).rowcount
