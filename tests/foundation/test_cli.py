@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-COMMANDS = [[], ["serve"], ["worker"], ["db"], ["db", "upgrade"], ["demo", "seed"]]
+COMMANDS = [[], ["serve"], ["worker"], ["db"], ["db", "upgrade"], ["demo", "seed"], ["keys", "init"], ["keys", "rotate"],
+            ["audit", "verify"], ["notices", "status"]]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 120):
