@@ -111,7 +111,7 @@ def open_account(
         insert.values(**values).on_conflict_do_nothing(index_elements=["code"]).returning(*_COLUMNS)
     ).first()
     if row is None:
-        raise QianbaoError("LEDGER_ACCOUNT_CODE_TAKEN", code=values["code"])
+        raise QianbaoError("LEDGER_ACCOUNT_CODE_TAKEN", account=values["code"])
     return _account(row)
 
 
@@ -128,7 +128,7 @@ def ensure_account(
     existing = account_by_code(session, code)
     if existing is not None:
         if existing.kind != _kind(kind).value or existing.currency != currency:
-            raise QianbaoError("LEDGER_ACCOUNT_CODE_TAKEN", code=code)
+            raise QianbaoError("LEDGER_ACCOUNT_CODE_TAKEN", account=code)
         return existing
     values = _values(kind, code, name, currency, no_negative, None)
     dialect = session.get_bind().dialect.name

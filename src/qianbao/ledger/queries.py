@@ -193,11 +193,14 @@ def postings(session: Session, account_id: int, *, limit: int = 50, cursor: str 
     if side_row is None:
         raise QianbaoError("LEDGER_ACCOUNT_NOT_FOUND", account=str(account_id)[:40])
     credit_normal = side_row[0] == "credit"
+    # One row more than asked tells whether another page follows.
     if cursor is None:
-        rows = session.execute(_PAGE_FIRST, {"a": account_id, "n": limit}).all()
+        rows = session.execute(_PAGE_FIRST, {"a": account_id, "n": limit + 1}).all()
     else:
         ct, cid = _decode_cursor(cursor)
-        rows = session.execute(_PAGE_NEXT, {"a": account_id, "n": limit, "ct": ct, "cid": cid}).all()
+        rows = session.execute(_PAGE_NEXT, {"a": account_id, "n": limit + 1, "ct": ct, "cid": cid}).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
     items: list[Posting] = []
     for tid, kind, debit, credit, amount, code, reference, pending_id, reverses_id, group_id, created in rows:
         is_debit = debit == account_id
@@ -209,5 +212,5 @@ def postings(session: Session, account_id: int, *, limit: int = 50, cursor: str 
             code=code, reference=reference, pending_id=pending_id, reverses_id=reverses_id, group_id=group_id,
             created_at=as_utc(created),  # type: ignore[arg-type]
         ))
-    next_cursor = _encode_cursor(items[-1].created_at, items[-1].transfer_id) if len(items) == limit else None
+    next_cursor = _encode_cursor(items[-1].created_at, items[-1].transfer_id) if more else None
     return PostingsPage(items=items, next_cursor=next_cursor)

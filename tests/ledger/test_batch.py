@@ -1,0 +1,68 @@
+"""The batch API: many requests in one transaction, each with its own result."""
+
+from __future__ import annotations
+
+from ledger_helpers import Chart, assert_ledger_ok, key, posted
+
+from qianbao import ledger
+from qianbao.db import Database
+from qianbao.ledger import NewTransfer, PostPending, Reverse, VoidPending
+
+
+def test_each_item_gets_its_own_result_and_refused_items_write_nothing(db: Database, funded: Chart) -> None:
+    with db.transaction() as s:
+        results = ledger.create_transfers(s, [
+            NewTransfer(key(), funded.alice, funded.bob, 100, "p2p"),
+            NewTransfer(key(), funded.alice, funded.bob, 0, "p2p"),
+            NewTransfer(key(), funded.alice, 999_999, 100, "p2p"),
+            NewTransfer(key(), funded.bob, funded.alice, 101, "p2p"),
+            NewTransfer(key(), funded.bob, funded.alice, 100, "p2p"),
+        ])
+    assert [r.code for r in results] == [
+        "OK", "AMOUNT_NOT_POSITIVE", "LEDGER_ACCOUNT_NOT_FOUND", "LEDGER_INSUFFICIENT_FUNDS", "OK"]
+    assert [r.index for r in results] == [0, 1, 2, 3, 4]
+    assert results[0].transfer_id is not None and results[1].transfer_id is None
+    assert posted(db, funded.bob) == 0
+
+
+def test_items_apply_in_order_so_a_later_item_sees_an_earlier_ones_money(db: Database, chart: Chart) -> None:
+    with db.transaction() as s:
+        results = ledger.create_transfers(s, [
+            NewTransfer(key(), chart.alice, chart.bob, 50, "p2p"),
+            NewTransfer(key(), chart.bank, chart.alice, 50, "topup"),
+            NewTransfer(key(), chart.alice, chart.bob, 50, "p2p"),
+        ])
+    assert [r.code for r in results] == ["LEDGER_INSUFFICIENT_FUNDS", "OK", "OK"]
+
+
+def test_holds_posts_voids_and_reversals_mix_in_one_batch(db: Database, funded: Chart) -> None:
+    with db.transaction() as s:
+        h1 = ledger.create_transfer(s, key=key(), debit=funded.alice, credit=funded.merchant, amount=1_000,
+                                    code="pay", pending=True)
+        h2 = ledger.create_transfer(s, key=key(), debit=funded.alice, credit=funded.merchant, amount=2_000,
+                                    code="pay", pending=True)
+        paid = ledger.create_transfer(s, key=key(), debit=funded.alice, credit=funded.bob, amount=300, code="p2p")
+    with db.transaction() as s:
+        results = ledger.create_transfers(s, [
+            PostPending(key(), h1.id, 400), VoidPending(key(), h2.id), Reverse(key(), paid.id),
+            NewTransfer(key(), funded.alice, funded.merchant, 10, "pay", pending=True, timeout=600),
+        ])
+    assert all(r.ok for r in results)
+    assert posted(db, funded.merchant) == 400 and posted(db, funded.bob) == 0
+    with db.read() as s:
+        assert ledger.balance(s, funded.alice).held == 10
+    assert_ledger_ok(db)
+
+
+def test_a_batch_of_a_thousand_transfers_over_many_accounts_balances(db: Database, chart: Chart) -> None:
+    with db.transaction() as s:
+        wallets = [ledger.open_account(s, "customer_wallet").id for _ in range(50)]
+        ledger.create_transfers(s, [NewTransfer(key(), chart.bank, w, 10_000, "topup") for w in wallets])
+    items = [NewTransfer(key(), wallets[i % 50], wallets[(i * 7 + 1) % 50], 1 + i % 97, "p2p")
+             for i in range(1_000) if i % 50 != (i * 7 + 1) % 50]
+    with db.transaction() as s:
+        results = ledger.create_transfers(s, items)
+    assert all(r.ok for r in results)
+    with db.read() as s:
+        assert sum(ledger.balance(s, w).posted for w in wallets) == 500_000
+    assert_ledger_ok(db)
