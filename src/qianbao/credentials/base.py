@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.orm import Session
 
 from qianbao.db import Database
@@ -72,6 +74,11 @@ def transaction(db: Database) -> Iterator[Session]:
             failure = exc
     if failure is not None:
         raise failure
+
+
+def execute_count(session: Session, statement: Executable) -> int:
+    """Run a bulk UPDATE or DELETE and return how many rows it touched."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 def resolve_settings(settings: Settings | None) -> Settings:

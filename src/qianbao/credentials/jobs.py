@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from qianbao.credentials import ratelimit, sessions
-from qianbao.credentials.base import now_utc
+from qianbao.credentials.base import execute_count, now_utc
 from qianbao.credentials.models import OneTimeCode
 from qianbao.db import Database
 from qianbao.settings import Settings
@@ -37,5 +37,5 @@ def prune(db: Database, settings: Settings, *, force: bool = False) -> int:
     with db.transaction() as session:
         removed = ratelimit.prune(session)
         removed += sessions.prune_sessions(session)
-        removed += session.execute(delete(OneTimeCode).where(OneTimeCode.expires_at < now_utc() - OTP_KEEP)).rowcount
+        removed += execute_count(session, delete(OneTimeCode).where(OneTimeCode.expires_at < now_utc() - OTP_KEEP))
     return removed

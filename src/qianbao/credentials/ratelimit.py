@@ -31,7 +31,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qianbao.credentials.base import now_utc
+from qianbao.credentials.base import execute_count, now_utc
 from qianbao.credentials.models import RateLimitCounter
 from qianbao.errors import QianbaoError
 
@@ -131,10 +131,10 @@ def _retry_after(moment: float, slices: list[tuple[int, int]], size: int, window
 def reset(session: Session, bucket: str, key: str) -> int:
     """Forget every hit of `key` in `bucket` (an operator lifting a limit); returns rows removed."""
     stmt = delete(RateLimitCounter).where(RateLimitCounter.bucket == bucket, RateLimitCounter.key == key)
-    return session.execute(stmt).rowcount
+    return execute_count(session, stmt)
 
 
 def prune(session: Session, *, now: datetime | None = None) -> int:
     """Delete slices that have left every window; returns rows removed."""
     stmt = delete(RateLimitCounter).where(RateLimitCounter.expires_at < (now or now_utc()))
-    return session.execute(stmt).rowcount
+    return execute_count(session, stmt)

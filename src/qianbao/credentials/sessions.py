@@ -30,7 +30,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from qianbao.credentials.base import Principal, as_utc, now_utc, resolve_settings
+from qianbao.credentials.base import Principal, as_utc, execute_count, now_utc, resolve_settings
 from qianbao.credentials.models import KnownDevice, UserSession
 from qianbao.errors import QianbaoError
 from qianbao.settings import Settings
@@ -236,7 +236,10 @@ def _lookup(
 def authenticate(
     session: Session, token: str | None, *, ip: str | None = None, settings: Settings | None = None
 ) -> UserSession | None:
-    """The active session for a cookie's token, with its idle clock restarted; None for anything else."""
+    """The active session for a cookie's token, with its idle clock restarted; None for anything else.
+
+    It writes (last_seen_at, and the end of a timed-out session), so call it in a write unit of work,
+    not in `db.read()`."""
     return _lookup(session, token, ip, resolve_settings(settings))[1]
 
 
@@ -311,7 +314,7 @@ def revoke_all(
     )
     if except_public_id is not None:
         stmt = stmt.where(UserSession.public_id != except_public_id)
-    return session.execute(stmt).rowcount
+    return execute_count(session, stmt)
 
 
 def prune_sessions(session: Session, *, keep_days: int = 30) -> int:
@@ -320,4 +323,4 @@ def prune_sessions(session: Session, *, keep_days: int = 30) -> int:
     stmt = delete(UserSession).where(
         or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff)
     )
-    return session.execute(stmt).rowcount
+    return execute_count(session, stmt)
