@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-COMMANDS = [[], ["serve"], ["worker"], ["db"], ["db", "upgrade"], ["demo", "seed"], ["keys", "init"], ["keys", "rotate"],
-            ["audit", "verify"], ["notices", "status"]]
+COMMANDS = [
+    [], ["serve"], ["worker"], ["db"], ["db", "upgrade"], ["demo", "seed"],
+    ["keys", "init"], ["keys", "rotate"], ["audit", "verify"], ["notices", "status"], ["ledger", "check"],
+]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 120):
