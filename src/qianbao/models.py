@@ -10,5 +10,6 @@ from qianbao.credentials import models as _credentials_models  # noqa: F401
 from qianbao.db import Base
 from qianbao.ledger import models as _ledger_models  # noqa: F401
 from qianbao.notices import models as _notices_models  # noqa: F401
+from qianbao.wallets import models as _wallets_models  # noqa: F401
 
 metadata = Base.metadata
