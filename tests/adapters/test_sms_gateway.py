@@ -1,5 +1,6 @@
 """The dev SMS gateway behaves like a provider: one text per message id, mainland mobiles only,
-a length cap, simulated failures worth retrying, and a record tests and the demo can read."""
+a length cap, simulated failures worth retrying, and a record tests and the demo can read, kept
+encrypted because it sits in the wallet's own database."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from qianbao.adapters.sms import (
     MAX_TEXT_CHARS,
@@ -14,9 +16,13 @@ from qianbao.adapters.sms import (
     SmsTransientError,
     gateway_from_settings,
     latest_messages,
-    normalize_mainland_mobile,
+    recipient,
 )
 from qianbao.adapters.sms.dev import DevSmsGateway
+from qianbao.pii.hashing import lookup_hash
+
+# The rows are encrypted and the filter by number hashes it: both need the keys.
+pytestmark = pytest.mark.usefixtures("keyring")
 
 
 def read_all(db, phone=None):
@@ -32,10 +38,12 @@ def test_a_message_id_is_sent_once_however_often_it_is_handed_over(db):
 
     assert (first.duplicate, again.duplicate) == (False, True)
     assert first.provider_id == again.provider_id
-    assert read_all(db) == [("m-1", "13800138000", "验证码 111111")]
+    assert read_all(db) == [("m-1", "+8613800138000", "验证码 111111")]
 
 
-@pytest.mark.parametrize("phone", ["12345", "010-12345678", "+85291234567", "+1 650 253 0000", "手机号", ""])
+@pytest.mark.parametrize(
+    "phone", ["12345", "010-12345678", "+85291234567", "+853 6612 3456", "+1 650 253 0000", "手机号", ""]
+)
 def test_a_number_that_is_not_a_mainland_mobile_is_refused_for_good(db, phone):
     with pytest.raises(SmsPermanentError) as refused:
         DevSmsGateway(db).send("m-1", phone, "您好")
@@ -45,10 +53,10 @@ def test_a_number_that_is_not_a_mainland_mobile_is_refused_for_good(db, phone):
 
 
 @pytest.mark.parametrize("spelling", ["13800138000", "+86 138 0013 8000", "8613800138000", "138-0013-8000"])
-def test_common_spellings_of_a_mobile_number_are_accepted_and_kept_in_national_form(db, spelling):
+def test_common_spellings_of_a_mobile_number_are_accepted_and_kept_in_e164(db, spelling):
     DevSmsGateway(db).send("m-1", spelling, "您好")
 
-    assert read_all(db, phone="13800138000") == [("m-1", "13800138000", "您好")]
+    assert read_all(db, phone="13800138000") == [("m-1", "+8613800138000", "您好")]
 
 
 def test_a_text_over_the_length_cap_is_refused_for_good(db):
@@ -111,6 +119,35 @@ def test_the_factory_builds_the_dev_gateway_from_settings(db, settings):
     assert (gateway.latency_ms, gateway.failure_rate) == (7, 0.25)
 
 
-def test_mainland_mobile_numbers_normalise_to_eleven_digits():
-    assert normalize_mainland_mobile("+86 199 1234 5678") == "19912345678"
-    assert normalize_mainland_mobile("010 6552 9988") is None
+def test_the_gateway_applies_the_wallets_mobile_number_rule():
+    assert recipient("+86 199 1234 5678") == "+8619912345678"
+    with pytest.raises(SmsPermanentError) as landline:
+        recipient("010 6552 9988")
+    assert landline.value.reason == "PHONE_INVALID"
+
+
+def test_a_filter_that_is_not_a_mobile_number_matches_nothing(db):
+    DevSmsGateway(db).send("m-1", "13800138000", "您好")
+
+    assert read_all(db, phone="138") == []
+    assert read_all(db, phone="不是号码") == []
+
+
+def test_the_number_and_the_text_are_stored_encrypted_and_found_by_their_look_up_hash(db, keyring):
+    DevSmsGateway(db).send("m-1", "138 0013 8000", "【钱包】您的验证码为 975310")
+
+    with db.engine.connect() as conn:
+        row = conn.execute(text("SELECT phone, phone_hash, text FROM sandbox_sms_message")).one()
+    assert row.phone.startswith(f"v1:{keyring.active}:") and row.text.startswith(f"v1:{keyring.active}:")
+    assert "13800138000" not in row.phone and "975310" not in row.text
+    assert row.phone_hash == lookup_hash("phone", "+8613800138000")
+
+
+def test_sent_at_reads_back_as_aware_utc(db, time_machine):
+    sent = datetime(2026, 11, 25, 2, 0, 0, 123456, tzinfo=UTC)
+    time_machine.move_to(sent, tick=False)
+    DevSmsGateway(db).send("m-1", "13800138000", "您好")
+
+    with db.read() as session:
+        assert latest_messages(session)[0].created_at == sent
+        assert latest_messages(session)[0].created_at.utcoffset() == timedelta(0)

@@ -1,4 +1,4 @@
-"""Fixtures for the outbox tests: gateways that fail on cue or record every call."""
+"""Fixtures for the outbox tests: a keyring, gateways that fail on cue or record every call."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from qianbao.adapters.sms.dev import DevSmsGateway
 from qianbao.adapters.sms.models import SandboxSmsMessage
 from qianbao.db import Database
 from qianbao.notices.models import OutboxMessage
+from qianbao.pii.keyring import Keyring
+
+
+@pytest.fixture(autouse=True)
+def _keys(keyring: Keyring) -> Keyring:
+    """Every notices test runs with a keyring installed: payloads and the dev gateway's rows are encrypted."""
+    return keyring
 
 
 class ScriptedGateway:
@@ -53,7 +60,7 @@ def scripted(dev_gateway: DevSmsGateway) -> Callable[..., ScriptedGateway]:
 
 @pytest.fixture
 def sandbox_texts(db: Database) -> Callable[[], list[tuple[str, str]]]:
-    """(phone, text) of every message the dev gateway holds, oldest first."""
+    """(phone in E.164, text) of every message the dev gateway holds, oldest first."""
 
     def read() -> list[tuple[str, str]]:
         with db.read() as session:

@@ -37,7 +37,7 @@ def test_worker_once_delivers_the_outbox(db, cli_env, sandbox_texts):
 
     assert result.exit_code == 0, result.output
     assert "2 item(s)" in result.output
-    assert sandbox_texts() == [("13800138000", "【钱包】您的钱包已开通")]
+    assert sandbox_texts() == [("+8613800138000", "【钱包】您的钱包已开通")]
     with db.read() as session:
         assert outbox.status_counts(session) == {PENDING: 0, SENT: 2, DEAD: 0}
 

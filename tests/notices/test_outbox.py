@@ -14,12 +14,8 @@ from qianbao.notices.delivery import backoff_seconds, deliver_due
 from qianbao.notices.models import DEAD, PENDING, SENT, OutboxMessage
 
 PHONE = "13800138000"
+SENT_TO = "+8613800138000"  # the gateway keeps the number in E.164
 START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-def utc(value: datetime) -> datetime:
-    # SQLite hands stored UTC times back without their zone, PostgreSQL with it.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def count_messages(db) -> int:
@@ -60,7 +56,7 @@ def test_committed_message_is_delivered_once(db, settings, dev_gateway, sandbox_
     assert deliver_due(db, settings, gateway=dev_gateway) == 1
     assert deliver_due(db, settings, gateway=dev_gateway) == 0
 
-    assert sandbox_texts() == [(PHONE, "您的钱包已开通")]
+    assert sandbox_texts() == [(SENT_TO, "您的钱包已开通")]
     row = outbox_row(message_id)
     assert row.status == SENT
     assert row.attempts == 0
@@ -86,7 +82,7 @@ def test_sms_text_from_a_catalogue_key_is_rendered_in_the_requested_language(db,
 
     deliver_due(db, settings, gateway=dev_gateway)
 
-    assert sandbox_texts() == [(PHONE, "Outbox: 1 pending · 2 sent · 3 failed")]
+    assert sandbox_texts() == [(SENT_TO, "Outbox: 1 pending · 2 sent · 3 failed")]
 
 
 def test_transient_failures_are_retried_with_growing_backoff_then_delivered(
@@ -104,20 +100,20 @@ def test_transient_failures_are_retried_with_growing_backoff_then_delivered(
         row = outbox_row(message_id)
         assert (row.status, row.attempts) == (PENDING, attempt)
         assert "GATEWAY_UNAVAILABLE" in (row.last_error or "")
-        wait = (utc(row.available_at) - now).total_seconds()
+        wait = (row.available_at - now).total_seconds()
         ceiling = min(settings.outbox_backoff_max_seconds, settings.outbox_backoff_base_seconds * 2 ** (attempt - 1))
         assert ceiling / 2 <= wait <= ceiling
         waits.append(wait)
         # Not due yet: a worker passing by now leaves it alone.
-        time_machine.move_to(utc(row.available_at) - timedelta(milliseconds=1), tick=False)
+        time_machine.move_to(row.available_at - timedelta(milliseconds=1), tick=False)
         assert deliver_due(db, settings, gateway=gateway) == 0
-        time_machine.move_to(utc(row.available_at), tick=False)
+        time_machine.move_to(row.available_at, tick=False)
 
     assert waits == sorted(waits)
     assert waits[0] < waits[2]
     assert deliver_due(db, settings, gateway=gateway) == 1
     assert outbox_row(message_id).status == SENT
-    assert sandbox_texts() == [(PHONE, "验证码 123456")]
+    assert sandbox_texts() == [(SENT_TO, "验证码 123456")]
     assert len(gateway.calls) == 4
 
 
@@ -167,7 +163,7 @@ def test_message_is_dead_after_the_maximum_attempts(db, settings, scripted, sand
 
     for _ in range(3):
         assert deliver_due(db, limited, gateway=gateway) == 1
-        time_machine.move_to(utc(outbox_row(message_id).available_at), tick=False)
+        time_machine.move_to(outbox_row(message_id).available_at, tick=False)
 
     row = outbox_row(message_id)
     assert (row.status, row.attempts) == (DEAD, 3)
@@ -190,7 +186,7 @@ def test_retry_dead_gives_dead_messages_a_fresh_start(db, settings, scripted, sa
     deliver_due(db, limited, gateway=scripted())
 
     assert outbox_row(message_id).status == SENT
-    assert sandbox_texts() == [(PHONE, "账户变动提醒")]
+    assert sandbox_texts() == [(SENT_TO, "账户变动提醒")]
 
 
 def test_crash_after_sending_before_marking_sent_produces_no_second_message(
@@ -212,7 +208,7 @@ def test_crash_after_sending_before_marking_sent_produces_no_second_message(
         with pytest.raises(Crash):
             deliver_due(db, settings, gateway=gateway)
 
-    assert sandbox_texts() == [(PHONE, "验证码 246810")]
+    assert sandbox_texts() == [(SENT_TO, "验证码 246810")]
     assert outbox_row(message_id).status == PENDING
     # The dead worker's lease still holds: nobody takes the message over yet.
     assert deliver_due(db, settings, gateway=gateway) == 0
@@ -221,7 +217,7 @@ def test_crash_after_sending_before_marking_sent_produces_no_second_message(
     assert deliver_due(db, settings, gateway=gateway) == 1
 
     assert gateway.calls == [delivery.idempotency_key(message_id)] * 2
-    assert sandbox_texts() == [(PHONE, "验证码 246810")]
+    assert sandbox_texts() == [(SENT_TO, "验证码 246810")]
     assert outbox_row(message_id).status == SENT
 
 
@@ -246,3 +242,25 @@ def test_status_counts_tell_pending_sent_and_dead(db, settings, dev_gateway):
 
     with db.read() as session:
         assert outbox.status_counts(session) == {PENDING: 1, SENT: 1, DEAD: 1}
+
+
+def test_a_pending_payload_is_stored_encrypted_and_read_back_whole(db, keyring, outbox_row):
+    with db.transaction() as session:
+        message_id = outbox.enqueue_sms(session, PHONE, text="【钱包】您的验证码为 864209")
+
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT payload FROM outbox_message")).scalar_one()
+    assert stored.startswith(f"v1:{keyring.active}:")
+    assert PHONE not in stored and "864209" not in stored
+    assert outbox_row(message_id).payload == {"phone": PHONE, "text": "【钱包】您的验证码为 864209"}
+
+
+def test_outbox_times_read_back_as_aware_utc(db, settings, dev_gateway, outbox_row, time_machine):
+    time_machine.move_to(START, tick=False)
+    with db.transaction() as session:
+        message_id = outbox.enqueue_sms(session, PHONE, text="您好")
+    deliver_due(db, settings, gateway=dev_gateway)
+
+    row = outbox_row(message_id)
+    assert (row.created_at, row.available_at, row.sent_at) == (START, START, START)
+    assert {t.utcoffset() for t in (row.created_at, row.available_at, row.sent_at)} == {timedelta(0)}

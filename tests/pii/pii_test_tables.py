@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from qianbao.pii.crypto import EncryptedBytes, EncryptedString
+from qianbao.pii.crypto import EncryptedBytes, EncryptedJSON, EncryptedString
 
 RESIDENT_ID = "11010519491231002X"
 PHONE = "13912345678"
@@ -24,4 +26,5 @@ class Person(PiiTestBase):
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(EncryptedString)
     photo: Mapped[bytes | None] = mapped_column(EncryptedBytes)
+    contacts: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
     note: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ import pytest
 
 from qianbao.errors import QianbaoError
 from qianbao.pii.crypto import (
+    EncryptedJSON,
     EncryptedString,
     decrypt_bytes,
     decrypt_text,
@@ -124,3 +125,34 @@ def test_an_encrypted_type_outside_a_table_column_needs_an_explicit_context(keyr
         EncryptedString().process_bind_param("13912345678", None)  # type: ignore[arg-type]
     stored = EncryptedString(context=CONTEXT).process_bind_param("13912345678", None)  # type: ignore[arg-type]
     assert decrypt_text(stored or "", CONTEXT) == "13912345678"
+
+
+def test_a_json_document_round_trips_through_encryption(keyring: Keyring) -> None:
+    column = EncryptedJSON(context="outbox_message.payload")
+    payload = {"phone": "+8613912345678", "text": "【钱包】验证码 482913", "params": {"n": [1, 2.5, None, True]}}
+    stored = column.process_bind_param(payload, None)  # type: ignore[arg-type]
+    assert column.process_result_value(stored, None) == payload  # type: ignore[arg-type]
+
+
+def test_a_json_document_is_stored_as_ciphertext_text_under_the_active_key(keyring: Keyring) -> None:
+    stored = EncryptedJSON(context="outbox_message.payload").process_bind_param(
+        {"phone": "13912345678"}, None  # type: ignore[arg-type]
+    )
+    assert isinstance(stored, str) and key_id_of(stored) == keyring.active
+    assert "13912345678" not in stored and "phone" not in stored
+    assert decrypt_text(stored, "outbox_message.payload") == '{"phone":"13912345678"}'
+
+
+@pytest.mark.parametrize("value", [{"when": object()}, {"amount": float("nan")}])
+def test_a_value_that_is_not_plain_json_is_refused_before_encryption(keyring: Keyring, value: object) -> None:
+    with pytest.raises(TypeError):
+        EncryptedJSON(context="outbox_message.payload").process_bind_param(value, None)  # type: ignore[arg-type]
+
+
+def test_a_json_ciphertext_read_under_another_column_is_refused(keyring: Keyring) -> None:
+    stored = EncryptedJSON(context="outbox_message.payload").process_bind_param(
+        {"phone": "13912345678"}, None  # type: ignore[arg-type]
+    )
+    with pytest.raises(QianbaoError) as exc:
+        EncryptedJSON(context="inbox_notice.params").process_result_value(stored, None)  # type: ignore[arg-type]
+    assert exc.value.code == "DECRYPTION_FAILED"

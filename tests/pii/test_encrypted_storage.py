@@ -14,7 +14,8 @@ from qianbao.errors import QianbaoError
 from qianbao.pii.hashing import lookup_hash
 from qianbao.pii.keyring import Keyring
 
-CONTROL = "plain-note-QB-control-7f3a"  # stored in a plain column: proves the scan would see a value
+CONTROL = "plain-note-QB-control-7f3a"
+EMERGENCY_PHONE = "13698765432"  # stored in a plain column: proves the scan would see a value
 
 
 def _store_person(db: Database) -> int:
@@ -25,6 +26,7 @@ def _store_person(db: Database) -> int:
             id_number_hash=lookup_hash("id_number", RESIDENT_ID),
             phone=PHONE,
             photo=b"\x89PNG portrait of " + RESIDENT_ID.encode(),
+            contacts={"emergency": EMERGENCY_PHONE},
             note=CONTROL,
         )
         session.add(person)
@@ -45,11 +47,12 @@ def test_an_encrypted_column_reads_back_the_value_stored(people: Database) -> No
         person = session.get_one(Person, person_id)
         assert (person.name, person.id_number, person.phone) == ("张三明", RESIDENT_ID, PHONE)
         assert person.photo == b"\x89PNG portrait of " + RESIDENT_ID.encode()
+        assert person.contacts == {"emergency": EMERGENCY_PHONE}
 
 
 def test_a_stored_value_is_ciphertext_under_the_active_key(people: Database, keyring: Keyring) -> None:
     row = _raw_row(people, _store_person(people))
-    for column in ("name", "id_number", "phone"):
+    for column in ("name", "id_number", "phone", "contacts"):
         assert row[column].startswith(f"v1:{keyring.active}:")
     assert bytes(row["photo"]).startswith(f"v1:{keyring.active}:".encode())
     assert RESIDENT_ID not in row["id_number"] and PHONE not in row["phone"] and "张" not in row["name"]
@@ -71,7 +74,7 @@ def test_no_personal_value_appears_in_clear_in_the_sqlite_database_files(people:
     # The main file and the write-ahead log: a value may still sit in the WAL.
     data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     assert CONTROL.encode() in data
-    for secret in (RESIDENT_ID, PHONE, "张三明", "portrait of"):
+    for secret in (RESIDENT_ID, PHONE, EMERGENCY_PHONE, "张三明", "portrait of", "emergency"):
         assert secret.encode() not in data, secret
         assert secret.encode("utf-16-le") not in data, secret
 
@@ -84,7 +87,7 @@ def test_no_personal_value_appears_in_clear_in_a_raw_select(people: Database) ->
         else:
             dumped = conn.execute(text("SELECT p::text FROM pii_test_person AS p")).scalar_one()
     assert CONTROL in dumped
-    for secret in (RESIDENT_ID, PHONE, "张三明", "portrait of"):
+    for secret in (RESIDENT_ID, PHONE, EMERGENCY_PHONE, "张三明", "portrait of", "emergency"):
         assert secret not in dumped, secret
 
 

@@ -11,8 +11,12 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 import qianbao.models
+from qianbao.adapters.sms import latest_messages
+from qianbao.adapters.sms.dev import DevSmsGateway
 from qianbao.cli import app
 from qianbao.db import Database
+from qianbao.notices import outbox
+from qianbao.notices.models import OutboxMessage
 from qianbao.pii.crypto import key_id_of
 from qianbao.pii.keyring import Keyring, load_keyring, use_keyring
 
@@ -112,3 +116,30 @@ def test_keys_status_shows_how_many_values_each_key_holds(
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if keyring.active in line)
     assert "21" in line and "active" in line
+
+
+def test_keys_rotate_reencrypts_outbox_payloads_and_the_dev_gateways_texts(
+    db: Database, keyring: Keyring, database_url: str, tmp_path: Path
+) -> None:
+    with db.transaction() as session:
+        message_id = outbox.enqueue_sms(session, "13912345678", text="【钱包】您的验证码为 482913")
+    DevSmsGateway(db).send("outbox-0", "13912345678", "【钱包】您的验证码为 482913")
+
+    result = CliRunner().invoke(app, ["keys", "rotate"], env=_env(database_url, keyring.path, tmp_path))
+
+    assert result.exit_code == 0, result.output
+    ring = load_keyring(keyring.path)
+    with db.engine.connect() as conn:
+        stored = [
+            *conn.execute(text("SELECT payload FROM outbox_message")).scalars(),
+            *conn.execute(text("SELECT phone FROM sandbox_sms_message")).scalars(),
+            *conn.execute(text("SELECT text FROM sandbox_sms_message")).scalars(),
+        ]
+    assert [key_id_of(value) for value in stored] == [ring.active] * 3
+    use_keyring(ring)
+    with db.read() as session:
+        assert session.get_one(OutboxMessage, message_id).payload == {
+            "phone": "13912345678", "text": "【钱包】您的验证码为 482913"
+        }
+        sent = latest_messages(session, phone="13912345678")
+        assert [(m.phone, m.text) for m in sent] == [("+8613912345678", "【钱包】您的验证码为 482913")]

@@ -14,6 +14,14 @@ from qianbao.pii.keyring import Keyring, load_keyring
 ROWS = 23
 
 
+def _photos(start: int, stop: int) -> int:
+    return sum(1 for i in range(start, stop) if i % 2)
+
+
+def _contacts(start: int, stop: int) -> int:
+    return sum(1 for i in range(start, stop) if i % 3 == 0)
+
+
 def _store(db: Database, count: int = ROWS, *, start: int = 0) -> None:
     with db.transaction() as session:
         for i in range(start, start + count):
@@ -24,6 +32,7 @@ def _store(db: Database, count: int = ROWS, *, start: int = 0) -> None:
                     id_number_hash=f"hash-{i}",
                     phone=f"139{i:08d}",
                     photo=b"photo-%d" % i if i % 2 else None,
+                    contacts={"mobile": f"139{i:08d}", "note": "紧急联系人"} if i % 3 == 0 else None,
                 )
             )
 
@@ -31,7 +40,7 @@ def _store(db: Database, count: int = ROWS, *, start: int = 0) -> None:
 def _stored_key_ids(db: Database) -> dict[str, int]:
     counts: dict[str, int] = {}
     with db.engine.connect() as conn:
-        for row in conn.execute(text("SELECT name, id_number, phone, photo FROM pii_test_person")):
+        for row in conn.execute(text("SELECT name, id_number, phone, photo, contacts FROM pii_test_person")):
             for value in row:
                 if value is not None:
                     key_id = key_id_of(value if isinstance(value, str) else bytes(value))
@@ -46,7 +55,12 @@ def _columns() -> list[rotate.EncryptedColumn]:
 def test_encrypted_columns_are_found_by_their_type() -> None:
     contexts = [c.context for c in _columns()]
     assert contexts == ["pii_test_person.name", "pii_test_person.id_number", "pii_test_person.phone",
-                        "pii_test_person.photo"]
+                        "pii_test_person.photo", "pii_test_person.contacts"]
+
+
+def test_the_platforms_encrypted_json_and_sms_columns_are_found_for_rotation() -> None:
+    contexts = {c.context for c in rotate.encrypted_columns()}
+    assert {"outbox_message.payload", "sandbox_sms_message.phone", "sandbox_sms_message.text"} <= contexts
 
 
 def test_values_written_before_a_rotation_stay_readable_and_new_ones_use_the_new_key(
@@ -56,7 +70,10 @@ def test_values_written_before_a_rotation_stay_readable_and_new_ones_use_the_new
     _store(people, 3)
     new = keyring.add_key()
     _store(people, 2, start=3)
-    assert _stored_key_ids(people) == {old: 3 * 3 + 1, new: 2 * 3 + 1}
+    assert _stored_key_ids(people) == {
+        old: 3 * 3 + _photos(0, 3) + _contacts(0, 3),
+        new: 2 * 3 + _photos(3, 5) + _contacts(3, 5),
+    }
     with people.read() as session:
         names = sorted(session.scalars(select(Person.name)))
     assert names == sorted(f"张{i}明" for i in range(5))
@@ -65,15 +82,16 @@ def test_values_written_before_a_rotation_stay_readable_and_new_ones_use_the_new
 def test_rotation_reencrypts_every_value_under_the_new_key(people: Database, keyring: Keyring) -> None:
     _store(people)
     with people.read() as session:
-        before = {p.id: (p.name, p.id_number, p.phone, p.photo) for p in session.scalars(select(Person))}
+        before = {p.id: (p.name, p.id_number, p.phone, p.photo, p.contacts) for p in session.scalars(select(Person))}
     new = keyring.add_key()
     total = rotate.count_values(people, _columns())
     report = rotate.reencrypt_all(people, keyring, _columns(), batch_size=5)
-    assert report.reencrypted == total == 3 * ROWS + ROWS // 2
+    assert report.reencrypted == total == 3 * ROWS + _photos(0, ROWS) + _contacts(0, ROWS)
+    assert report.per_column["pii_test_person.contacts"] == {new: _contacts(0, ROWS)}
     assert dict(report.per_key) == {new: total}
     assert _stored_key_ids(people) == {new: total}
     with people.read() as session:
-        after = {p.id: (p.name, p.id_number, p.phone, p.photo) for p in session.scalars(select(Person))}
+        after = {p.id: (p.name, p.id_number, p.phone, p.photo, p.contacts) for p in session.scalars(select(Person))}
     assert after == before
 
 
@@ -107,7 +125,7 @@ def test_values_per_key_counts_what_each_key_still_encrypts(people: Database, ke
     new = keyring.add_key()
     _store(people, 1, start=4)
     counts = rotate.values_per_key(people, _columns(), batch_size=3)
-    assert dict(counts.per_key) == {old: 4 * 3 + 2, new: 3}
+    assert dict(counts.per_key) == {old: 4 * 3 + _photos(0, 4) + _contacts(0, 4), new: 3}
     assert counts.per_column["pii_test_person.photo"] == {old: 2}
 
 
@@ -131,4 +149,4 @@ def test_a_value_that_cannot_be_decrypted_is_reported_and_the_rest_rotated(peopl
     report = rotate.reencrypt_all(people, keyring, _columns())
     failures = [(context, code) for context, _pk, code in report.failures]
     assert failures == [("pii_test_person.phone", "DECRYPTION_FAILED")]
-    assert report.per_key[new] == 3 * 3 + 1 - 1
+    assert report.per_key[new] == 3 * 3 + _photos(0, 3) + _contacts(0, 3) - 1

@@ -19,14 +19,13 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     Index,
     Integer,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base
+from qianbao.db import Base, UtcDateTime
 
 ACTOR_TYPES = ("customer", "staff", "system", "merchant")
 CHANNELS = ("app", "counter", "merchant_api", "ops", "system")
@@ -54,7 +53,7 @@ class AuditEntry(Base):
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor_type: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str | None] = mapped_column(String(64))
     branch_id: Mapped[str | None] = mapped_column(String(64))

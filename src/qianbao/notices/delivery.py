@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import StatementError
 
 from qianbao.adapters.sms import SmsError, SmsGateway, SmsPermanentError, gateway_from_settings
@@ -164,7 +164,7 @@ def _record_sent(db: Database, token: str, message: Claimed) -> None:
     if message.kind == SMS:
         values["payload"] = _redacted_sms(message.payload)
     with db.transaction() as session:
-        result = session.execute(_owned(message.id, token).values(**values))
+        result = cast(CursorResult[Any], session.execute(_owned(message.id, token).values(**values)))
     if result.rowcount:
         log.info("outbox_sent", message_id=message.id, kind=message.kind, attempt=message.attempts + 1)
     else:
@@ -222,8 +222,9 @@ def _owned(message_id: int, token: str):  # type: ignore[no-untyped-def]
 def _redacted_sms(payload: dict[str, Any]) -> dict[str, Any]:
     """What a sent SMS keeps in the outbox: not the number, nor a text that may hold a one-time code.
 
-    The receiver has the message under its idempotency key; the outbox row only needs to say what
-    kind of text it was.
+    The payload is encrypted at rest anyway; dropping them as well is defence in depth (a leaked key
+    file then still uncovers only the messages not yet sent). The receiver has the message under its
+    idempotency key; the outbox row only needs to say what kind of text it was.
     """
     kept: dict[str, Any] = {"redacted": True}
     if "key" in payload:

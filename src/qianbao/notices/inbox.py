@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -76,4 +76,4 @@ def mark_all_read(session: Session, recipient_id: int) -> int:
         .where(InboxNotice.recipient_id == recipient_id, InboxNotice.read_at.is_(None))
         .values(read_at=datetime.now(UTC))
     )
-    return session.execute(stmt).rowcount
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount

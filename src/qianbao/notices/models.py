@@ -1,14 +1,21 @@
-"""Tables of the notices package: the transactional outbox and the in-app inbox."""
+"""Tables of the notices package: the transactional outbox and the in-app inbox.
+
+An outbox payload holds what the message is for, and for an SMS that is a phone number and a text that
+may carry a one-time code: the whole payload is one encrypted column (EncryptedJSON), so nothing in it
+can be searched in SQL. Find messages by their plain columns (status, kind, dedupe_key) only.
+Times are `UtcDateTime`: stored in UTC, aware in Python on both databases.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base
+from qianbao.db import Base, UtcDateTime
+from qianbao.pii.crypto import EncryptedJSON
 
 PENDING = "pending"
 SENT = "sent"
@@ -32,16 +39,16 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     # Producers that might enqueue the same notice twice (a retried request) name it; NULLs never clash.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(32))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -61,8 +68,8 @@ class InboxNotice(Base):
     title_key: Mapped[str] = mapped_column(String(100))
     body_key: Mapped[str] = mapped_column(String(100))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def is_read(self) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -120,4 +120,4 @@ def retry_dead(session: Session, ids: Iterable[int] | None = None) -> int:
     )
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
-    return session.execute(stmt).rowcount
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount

@@ -3,6 +3,7 @@
 Stored forms (one column each, no side table):
     text   `v1:<key_id>:<base64(nonce || ciphertext+tag)>`   EncryptedString, impl TEXT
     bytes  `v1:<key_id>:` + nonce || ciphertext+tag           EncryptedBytes, impl BLOB / BYTEA
+    json   the text form of the value's JSON                   EncryptedJSON, impl TEXT
 
 The 96-bit nonce is random per value (the NIST limit of 2^32 values per key is far beyond one key's
 life here, and rotation resets the count). The associated data is `qianbao/v1/<key_id>/<table>.<column>`,
@@ -12,13 +13,14 @@ values are encrypted, so swapping two values of the same column between rows is 
 
 Encrypted columns cannot be searched or compared in SQL (each encryption of the same value differs):
 find rows through a keyed look-up hash column (`qianbao.pii.hashing.lookup_hash`) beside the value.
-In migrations declare EncryptedString as `sa.Text()` and EncryptedBytes as `sa.LargeBinary()`.
+In migrations declare EncryptedString and EncryptedJSON as `sa.Text()`, EncryptedBytes as `sa.LargeBinary()`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 from typing import Any
 
@@ -209,3 +211,35 @@ class EncryptedBytes(EncryptedType):
     @property
     def python_type(self) -> type:
         return bytes
+
+
+class EncryptedJSON(EncryptedType):
+    """A JSON document (dict, list, str, number, bool) stored AES-GCM encrypted as one text value.
+
+    Serialised with the standard JSON rules (no NaN or infinity, non-ASCII kept as is), then sealed
+    like EncryptedString, so rotation treats it as text. Unlike `sqlalchemy.JSON` it offers no SQL
+    operators on the document: nothing inside it can be queried, only the whole value read back.
+    Like `JSON`, changes made in place to a loaded dict are not noticed: assign a new value.
+    """
+
+    impl = Text
+    cache_ok = True
+    stored_form = str
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            document = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"EncryptedJSON takes plain JSON values: {exc}") from exc
+        return encrypt_text(document, self.column_context())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(decrypt_text(value, self.column_context()))
+
+    @property
+    def python_type(self) -> type:
+        return dict

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-import phonenumbers
+from qianbao.errors import QianbaoError
+from qianbao.identity import parse_mobile
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -57,20 +58,18 @@ class SmsGateway(Protocol):
         ...
 
 
-def normalize_mainland_mobile(phone: str) -> str | None:
-    """The 11-digit national form of a mainland China mobile number, or None if it is not one."""
+def recipient(phone: str) -> str:
+    """The E.164 form (+8613812345678) of a mainland China mobile number; SmsPermanentError otherwise.
+
+    The wallet's one mobile-number rule (`qianbao.identity.parse_mobile`) decides, so a number the app
+    accepts is one the gateway delivers to, and a landline or a foreign number is refused for good.
+    """
     try:
-        number = phonenumbers.parse(phone, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
-        return None
-    if phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        return None
-    return str(number.national_number)
+        return parse_mobile(phone)
+    except QianbaoError as exc:
+        if exc.code != "PHONE_INVALID":
+            raise
+        raise SmsPermanentError("PHONE_INVALID", "not a mainland China mobile number") from None
 
 
 def gateway_from_settings(settings: Settings, db: Database) -> SmsGateway:
@@ -83,7 +82,10 @@ def gateway_from_settings(settings: Settings, db: Database) -> SmsGateway:
 
 
 def latest_messages(session: Session, phone: str | None = None, limit: int = 50) -> list[SandboxSmsMessage]:
-    """Messages the dev gateway has sent, newest first, optionally to one phone (any common spelling)."""
+    """Messages the dev gateway has sent, newest first, optionally to one phone (any common spelling).
+
+    A `phone` that is not a mainland mobile number matches nothing: the gateway never sends to one.
+    """
     from qianbao.adapters.sms.dev import latest_messages as _latest
 
     return _latest(session, phone=phone, limit=limit)

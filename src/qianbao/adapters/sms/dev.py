@@ -4,6 +4,9 @@ Like a real provider it takes time to answer (`sms_latency_ms`), sometimes fails
 retrying (`sms_failure_rate`), refuses numbers that are not mainland mobiles and over-long texts, and
 accepts each message id once. Tests, the demo and the ops page read what it sent through
 `latest_messages`, for example to pick up a one-time code.
+
+Its table is in the wallet's own database, so the number and the text (which may hold a one-time code)
+are stored encrypted; the filter by number goes through the keyed look-up hash beside them.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from qianbao.adapters.sms import (
     SendResult,
     SmsPermanentError,
     SmsTransientError,
-    normalize_mainland_mobile,
+    recipient,
 )
 from qianbao.adapters.sms.models import SandboxSmsMessage
 from qianbao.db import Database
+from qianbao.errors import QianbaoError
+from qianbao.identity import parse_mobile
+from qianbao.pii.hashing import lookup_hash
 
 
 class DevSmsGateway:
@@ -49,9 +55,7 @@ class DevSmsGateway:
             raise SmsPermanentError("TEXT_EMPTY")
         if len(text) > self.max_chars:
             raise SmsPermanentError("TEXT_TOO_LONG", f"{len(text)} > {self.max_chars} characters")
-        national = normalize_mainland_mobile(phone)
-        if national is None:
-            raise SmsPermanentError("PHONE_INVALID", "not a mainland China mobile number")
+        e164 = recipient(phone)
 
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
@@ -59,7 +63,7 @@ class DevSmsGateway:
             raise SmsTransientError("GATEWAY_UNAVAILABLE", "simulated provider failure")
 
         with self.db.transaction() as session:
-            inserted = _insert_once(session, message_id=message_id, phone=national, text=text)
+            inserted = _insert_once(session, message_id=message_id, phone=e164, text=text)
             row_id = session.scalar(
                 select(SandboxSmsMessage.id).where(SandboxSmsMessage.message_id == message_id)
             )
@@ -72,7 +76,13 @@ def _insert_once(session: Session, *, message_id: str, phone: str, text: str) ->
     ON CONFLICT DO NOTHING rather than select-then-insert: two workers holding the same message after a
     lease expiry may both get here, and the unique key must decide, not a read that both pass.
     """
-    values = {"message_id": message_id, "phone": phone, "text": text, "created_at": datetime.now(UTC)}
+    values = {
+        "message_id": message_id,
+        "phone": phone,
+        "phone_hash": lookup_hash("phone", phone),
+        "text": text,
+        "created_at": datetime.now(UTC),
+    }
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(SandboxSmsMessage)
@@ -87,6 +97,10 @@ def _insert_once(session: Session, *, message_id: str, phone: str, text: str) ->
 def latest_messages(session: Session, phone: str | None = None, limit: int = 50) -> list[SandboxSmsMessage]:
     stmt = select(SandboxSmsMessage)
     if phone:
-        stmt = stmt.where(SandboxSmsMessage.phone == (normalize_mainland_mobile(phone) or phone.strip()))
+        try:
+            e164 = parse_mobile(phone)
+        except QianbaoError:
+            return []
+        stmt = stmt.where(SandboxSmsMessage.phone_hash == lookup_hash("phone", e164))
     stmt = stmt.order_by(SandboxSmsMessage.created_at.desc(), SandboxSmsMessage.id.desc()).limit(limit)
     return list(session.scalars(stmt))

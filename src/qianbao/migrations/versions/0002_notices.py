@@ -23,7 +23,8 @@ def upgrade() -> None:
         "outbox_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
+        # EncryptedJSON: the payload's JSON sealed as `v1:<key id>:<base64>` text (phone numbers, codes).
+        sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),

@@ -23,15 +23,19 @@ def upgrade() -> None:
         "sandbox_sms_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.String(length=64), nullable=False),
-        sa.Column("phone", sa.String(length=20), nullable=False),
+        # EncryptedString (`v1:<key id>:<base64>` text) and the keyed look-up hash of the E.164 number.
+        sa.Column("phone", sa.Text(), nullable=False),
+        sa.Column("phone_hash", sa.String(length=64), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_sms_message")),
         sa.UniqueConstraint("message_id", name=op.f("uq_sandbox_sms_message_message_id")),
     )
-    op.create_index(op.f("ix_sandbox_sms_message_phone"), "sandbox_sms_message", ["phone"], unique=False)
+    op.create_index(
+        op.f("ix_sandbox_sms_message_phone_hash"), "sandbox_sms_message", ["phone_hash"], unique=False
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_sandbox_sms_message_phone"), table_name="sandbox_sms_message")
+    op.drop_index(op.f("ix_sandbox_sms_message_phone_hash"), table_name="sandbox_sms_message")
     op.drop_table("sandbox_sms_message")
