@@ -183,3 +183,8 @@ def test_ledger_sweep_and_balance_commands(busy: Chart, database_url: str, tmp_p
     assert "balance CN¥6.00" in shown.output and "incoming CN¥9.00" in shown.output
     unknown = CliRunner().invoke(app, ["ledger", "balance", "NOPE"], env=env)
     assert unknown.exit_code == 2 and "LEDGER_ACCOUNT_NOT_FOUND" in unknown.output
+
+
+def test_a_journal_row_naming_a_missing_account_is_caught(busy: Chart, damaged) -> None:
+    assert "journal_accounts_exist" in damaged(
+        "UPDATE ledger_transfers SET credit_account_id = 999999 WHERE id = (SELECT MAX(id) FROM ledger_transfers)")

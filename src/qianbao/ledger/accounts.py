@@ -85,7 +85,7 @@ def _values(
         "no_negative": default_no_negative if no_negative is None else bool(no_negative), "cap": cap,
         "cap_changed_at": now if cap is not None else None, "frozen": False, "closed": False,
         "debits_posted": 0, "credits_posted": 0, "debits_pending": 0, "credits_pending": 0,
-        "created_at": now, "closed_at": None,
+        "created_at": now, "closed_at": None, "last_transfer_at": None,
     }
 
 

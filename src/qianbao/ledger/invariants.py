@@ -30,6 +30,7 @@ RULES = (
     "reversals_mirror",
     "currencies_match",
     "closed_accounts_empty",
+    "journal_accounts_exist",
 )
 
 
@@ -146,6 +147,11 @@ _QUERIES: dict[str, str] = {
         "SELECT code FROM ledger_accounts WHERE closed AND (debits_posted <> credits_posted "
         "OR debits_pending <> 0 OR credits_pending <> 0)"
     ),
+    "journal_accounts_exist": (
+        "SELECT t.id, CASE WHEN d.id IS NULL THEN t.debit_account_id ELSE t.credit_account_id END "
+        "FROM ledger_transfers t LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id "
+        "LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id WHERE d.id IS NULL OR c.id IS NULL"
+    ),
 }
 
 _DESCRIBE: dict[str, Callable[[Any], tuple[str, str]]] = {
@@ -163,6 +169,7 @@ _DESCRIBE: dict[str, Callable[[Any], tuple[str, str]]] = {
     "reversals_mirror": lambda r: (f"transfer {r[0]}", f"is not the mirror of transfer {r[1]}"),
     "currencies_match": lambda r: (f"transfer {r[0]}", f"debit account in {r[1]}, credit account in {r[2]}"),
     "closed_accounts_empty": lambda r: (f"account {r[0]}", "closed with a balance or a hold"),
+    "journal_accounts_exist": lambda r: (f"transfer {r[0]}", f"names account {r[1]}, which does not exist"),
 }
 
 

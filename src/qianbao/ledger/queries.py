@@ -6,7 +6,7 @@ Each read is one SQL statement, so on PostgreSQL it sees one snapshot even outsi
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -102,8 +102,17 @@ def balance(session: Session, account_id: int) -> Balance:
 
 
 def _after(side: str, what: str) -> str:
-    """A scalar subquery over the account's journal rows after the moment, on one side."""
+    """A scalar subquery over the account's journal rows after the moment, on one side.
+
+    An account's rows are stamped in id order with times that never go back (`last_transfer_at`), so
+    "after the moment" is "after the newest row at or before it": a backward index walk that stops
+    there, then an index range.
+    """
     column = f"{side}_account_id"
+    boundary = (
+        f"COALESCE((SELECT b.id FROM ledger_transfers b WHERE b.{column} = a.id AND b.created_at <= :t "
+        "ORDER BY b.id DESC LIMIT 1), 0)"
+    )
     if what == "posted":
         expr, join, cond = "t.amount", "", f"t.kind IN {_POSTED_KINDS}"
     elif what == "new_holds":  # holds made after the moment and still held now
@@ -114,7 +123,7 @@ def _after(side: str, what: str) -> str:
             f"t.kind IN {_RESOLUTION_KINDS} AND h.created_at <= :t"
     return (
         f"(SELECT COALESCE(SUM({expr}), 0) FROM ledger_transfers t {join} "
-        f"WHERE t.{column} = a.id AND t.created_at > :t AND {cond})"
+        f"WHERE t.{column} = a.id AND t.id > {boundary} AND {cond})"
     )
 
 
@@ -144,21 +153,6 @@ def balance_as_of(session: Session, account_id: int, moment: datetime) -> Balanc
     )
 
 
-def _encode_cursor(created_at: datetime, transfer_id: int) -> str:
-    delta = created_at - _EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return f"{micros}.{transfer_id}"
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        micros, _, tid = cursor.partition(".")
-        return _EPOCH + timedelta(microseconds=int(micros)), int(tid)
-    except (ValueError, OverflowError, AttributeError):
-        raise QianbaoError("LEDGER_CURSOR_INVALID") from None
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAGE_COLUMNS = (
     "id, kind, debit_account_id, credit_account_id, amount, code, reference, pending_id, reverses_id, group_id, "
     "created_at"
@@ -168,23 +162,30 @@ _PAGE_COLUMNS = (
 def _page_sql(with_cursor: bool) -> Any:
     parts = []
     for side in ("debit", "credit"):
-        cond = f"{side}_account_id = :a"
-        if with_cursor:
-            cond += " AND (created_at < :ct OR (created_at = :ct AND id < :cid))"
+        cond = f"{side}_account_id = :a" + (" AND id < :before" if with_cursor else "")
         parts.append(
             f"SELECT * FROM (SELECT {_PAGE_COLUMNS} FROM ledger_transfers WHERE {cond} "
-            "ORDER BY created_at DESC, id DESC LIMIT :n) AS x"
+            "ORDER BY id DESC LIMIT :n) AS x"
         )
-    sql = text(" UNION ALL ".join(parts) + " ORDER BY created_at DESC, id DESC LIMIT :n")
-    return sql.bindparams(bindparam("ct", type_=UTCDateTime())) if with_cursor else sql
+    return text(" UNION ALL ".join(parts) + " ORDER BY id DESC LIMIT :n")
 
 
 _PAGE_FIRST = _page_sql(False)
 _PAGE_NEXT = _page_sql(True)
 
 
+def _decode_cursor(cursor: Any) -> int:
+    if type(cursor) is str and cursor.isdigit() and len(cursor) < 20:
+        return int(cursor)
+    raise QianbaoError("LEDGER_CURSOR_INVALID")
+
+
 def postings(session: Session, account_id: int, *, limit: int = 50, cursor: str | None = None) -> PostingsPage:
-    """The account's journal rows, newest first; pass `next_cursor` back to get the following page."""
+    """The account's journal rows, newest first; pass `next_cursor` back to get the following page.
+
+    The order is the account's journal order (the order its locks were taken), so a page never skips
+    or repeats a row that was written while the pages were being read.
+    """
     if type(limit) is not int or not 0 < limit <= MAX_PAGE:
         raise QianbaoError("LEDGER_PAGE_SIZE_INVALID", max=MAX_PAGE)
     side_row = session.execute(
@@ -197,8 +198,7 @@ def postings(session: Session, account_id: int, *, limit: int = 50, cursor: str 
     if cursor is None:
         rows = session.execute(_PAGE_FIRST, {"a": account_id, "n": limit + 1}).all()
     else:
-        ct, cid = _decode_cursor(cursor)
-        rows = session.execute(_PAGE_NEXT, {"a": account_id, "n": limit + 1, "ct": ct, "cid": cid}).all()
+        rows = session.execute(_PAGE_NEXT, {"a": account_id, "n": limit + 1, "before": _decode_cursor(cursor)}).all()
     more = len(rows) > limit
     rows = rows[:limit]
     items: list[Posting] = []
@@ -212,5 +212,5 @@ def postings(session: Session, account_id: int, *, limit: int = 50, cursor: str 
             code=code, reference=reference, pending_id=pending_id, reverses_id=reverses_id, group_id=group_id,
             created_at=as_utc(created),  # type: ignore[arg-type]
         ))
-    next_cursor = _encode_cursor(items[-1].created_at, items[-1].transfer_id) if more else None
+    next_cursor = str(items[-1].transfer_id) if more else None
     return PostingsPage(items=items, next_cursor=next_cursor)
