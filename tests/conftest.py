@@ -11,11 +11,13 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from qianbao import migrate
@@ -155,3 +157,128 @@ def client(app):  # type: ignore[no-untyped-def]
 
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+# ---- staff sign-in for page tests (qianbao.staff, qianbao.web.auth) ---------------------------------------
+
+TEST_BRANCHES = {
+    "0101": ("测试一支行", "Test Branch One", "测试路 1 号"),
+    "0102": ("测试二支行", "Test Branch Two", "测试路 2 号"),
+}
+_BRANCH_ROLES = ("teller", "supervisor")
+
+
+@dataclass
+class TestStaff:
+    """A staff account made through the staff package: its row, one-time password and TOTP secret."""
+
+    __test__ = False
+
+    member: Any
+    password: str
+    totp_secret: str
+    branch_code: str | None
+
+    @property
+    def id(self) -> int:
+        return int(self.member.id)
+
+    @property
+    def employee_no(self) -> str:
+        return str(self.member.employee_no)
+
+
+@pytest.fixture
+def make_staff(db: Database, settings: Settings) -> Callable[..., TestStaff]:
+    """Create a staff account (and its branch, when missing) through `qianbao.staff`.
+
+    `make_staff("teller")` is a teller of branch 0101 (`branch="0102"` for another); operators and auditors
+    sit at head office unless given a branch.
+    The account has a one-time password and a pending TOTP enrolment, as the CLI and ops console leave it.
+    """
+    from qianbao import audit
+    from qianbao.staff import branches, members
+
+    counter = iter(range(1, 10_000))
+    actor = audit.Actor.system("test")
+    # Cheap argon2 for the accounts' passwords: a hash carries its own parameters, so the app still checks
+    # them (and re-hashes them under its own settings at the first sign-in).
+    cheap = settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
+
+    def make(role: str = "teller", *, branch: str | None = None, employee_no: str | None = None,
+             name: str | None = None) -> TestStaff:
+        code = branch if branch is not None else ("0101" if role in _BRANCH_ROLES else None)
+        number = employee_no or f"{role[:2].upper()}{next(counter):04d}"
+        with db.transaction() as session:
+            if code is not None and session.scalar(
+                select(branches.Branch.id).where(branches.Branch.code == code)
+            ) is None:
+                name_zh, name_en, address = TEST_BRANCHES.get(code, (f"测试网点{code}", f"Branch {code}", "测试路"))
+                branches.create_branch(session, code=code, name_zh=name_zh, name_en=name_en, address=address,
+                                       by=actor, channel="system")
+            created = members.create_staff(session, employee_no=number, name=name or f"测试{role}", role=role,
+                                           branch_code=code, by=actor, channel="system", settings=cheap)
+        return TestStaff(created.member, created.initial_password, created.totp.secret, code)
+
+    return make
+
+
+@pytest.fixture
+def staff_session(db: Database, settings: Settings) -> Callable[[TestStaff], tuple[str, str]]:
+    """Sign a staff account in as the last sign-in step does (`signin.open_session`): (cookie token, CSRF)."""
+    from qianbao import credentials
+    from qianbao.staff import signin
+
+    def start(staff: TestStaff) -> tuple[str, str]:
+        with db.transaction() as session:
+            member = session.get(type(staff.member), staff.id)
+            started = signin.open_session(session, member, settings=settings)
+            return started.token, credentials.csrf_token(started.record)
+
+    return start
+
+
+@pytest.fixture
+def staff_client(app, make_staff, staff_session, settings: Settings):  # type: ignore[no-untyped-def]
+    """`staff_client("operator")`: a TestClient signed in as a new staff member of that role.
+
+    The client has `.staff` (TestStaff), `.csrf_token`, and `.staff_cookie` ("name=token", for a test that
+    writes its own Cookie header, which replaces the client's cookie jar); `branch=` picks the branch.
+    """
+    from fastapi.testclient import TestClient
+
+    from qianbao.web.auth import staff_cookie
+
+    opened: list[TestClient] = []
+
+    def make(role: str = "operator", **options: Any) -> TestClient:
+        staff = make_staff(role, **options)
+        token, csrf = staff_session(staff)
+        test_client = TestClient(app, raise_server_exceptions=False)
+        test_client.__enter__()
+        opened.append(test_client)
+        test_client.cookies.set(staff_cookie(settings).name, token)
+        test_client.staff = staff  # type: ignore[attr-defined]
+        test_client.csrf_token = csrf  # type: ignore[attr-defined]
+        test_client.staff_cookie = f"{staff_cookie(settings).name}={token}"  # type: ignore[attr-defined]
+        return test_client
+
+    yield make
+    for test_client in opened:
+        test_client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def sign_in_browser(request: pytest.FixtureRequest, make_staff, staff_session, settings: Settings):  # type: ignore[no-untyped-def]
+    """`sign_in_browser(context, "auditor")`: put a signed-in staff cookie for a new account of that role
+    into a Playwright browser context of the live server; returns the TestStaff."""
+    from qianbao.web.auth import staff_cookie
+
+    def sign_in(context: Any, role: str = "operator", **options: Any) -> TestStaff:
+        server = request.getfixturevalue("live_server")
+        staff = make_staff(role, **options)
+        token, _csrf = staff_session(staff)
+        context.add_cookies([{"name": staff_cookie(settings).name, "value": token, "url": server.url}])
+        return staff
+
+    return sign_in

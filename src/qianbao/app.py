@@ -15,7 +15,7 @@ from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.pii.keyring import installed_keyring, load_keyring, use_keyring
 from qianbao.settings import Settings
-from qianbao.web import ops_audit, ops_sms, pages
+from qianbao.web import auth, ops_audit, ops_sms, pages, staff_pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -37,12 +37,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_exception_handler(QianbaoError, qianbao_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_PATH)), name="static")
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(ops_sms.router)
     app.include_router(ops_audit.router)
+    app.include_router(staff_pages.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)
@@ -51,4 +53,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         default_language=settings.default_language,
     )
+    # Outermost of all, so every response gets the security headers, crash-guard problems included.
+    app.add_middleware(auth.SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app

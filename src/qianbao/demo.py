@@ -11,4 +11,9 @@ from qianbao.settings import Settings
 
 def seed(db: Database, settings: Settings) -> list[str]:
     """Create what is missing and return lines telling how to sign in as each demo user."""
-    return []
+    from qianbao.staff.demo import seed_demo_staff, sign_in_lines
+
+    lines: list[str] = []
+    with db.transaction() as session:
+        lines += sign_in_lines(seed_demo_staff(session, settings=settings), settings.base_url)
+    return lines

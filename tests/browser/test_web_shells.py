@@ -16,6 +16,15 @@ SHELLS_ZH = [
     ("/teller", "今日工作台"),
     ("/ops", "运营概览"),
 ]
+# The consoles need a signed-in staff member of a role they admit (tests/conftest.py `sign_in_browser`).
+CONSOLE_ROLE = {"/teller": "teller", "/ops": "operator"}
+
+
+def sign_in_for(path: str, context: BrowserContext, sign_in_browser: Callable[..., object]) -> None:
+    if path in CONSOLE_ROLE:
+        sign_in_browser(context, CONSOLE_ROLE[path])
+
+
 SHELLS_EN = {
     "/": "Qianbao platform",
     "/app": "Welcome to Qianbao",
@@ -26,9 +35,11 @@ SHELLS_EN = {
 
 @pytest.mark.parametrize(("path", "heading"), SHELLS_ZH)
 def test_each_shell_is_chinese_when_the_browser_prefers_no_language_we_offer(
-    new_context: Callable[..., BrowserContext], path: str, heading: str
+    new_context: Callable[..., BrowserContext], sign_in_browser: Callable[..., object], path: str, heading: str
 ) -> None:
-    page = new_context(locale="fr-FR").new_page()
+    context = new_context(locale="fr-FR")
+    sign_in_for(path, context, sign_in_browser)
+    page = context.new_page()
     page.goto(path)
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
@@ -36,7 +47,10 @@ def test_each_shell_is_chinese_when_the_browser_prefers_no_language_we_offer(
 
 
 @pytest.mark.parametrize(("path", "heading"), SHELLS_ZH)
-def test_language_switch_turns_the_page_english_on_the_same_path(page: Page, path: str, heading: str) -> None:
+def test_language_switch_turns_the_page_english_on_the_same_path(
+    page: Page, sign_in_browser: Callable[..., object], path: str, heading: str
+) -> None:
+    sign_in_for(path, page.context, sign_in_browser)
     page.goto(path)
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     page.get_by_test_id("lang-switch").click()
@@ -46,7 +60,10 @@ def test_language_switch_turns_the_page_english_on_the_same_path(page: Page, pat
     expect(page.get_by_test_id("lang-switch")).to_have_text("中文")
 
 
-def test_chosen_language_survives_navigation_and_can_be_switched_back(page: Page) -> None:
+def test_chosen_language_survives_navigation_and_can_be_switched_back(
+    page: Page, sign_in_browser: Callable[..., object]
+) -> None:
+    sign_in_for("/teller", page.context, sign_in_browser)
     page.goto("/")
     page.get_by_test_id("lang-switch").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Qianbao platform")
@@ -58,6 +75,7 @@ def test_chosen_language_survives_navigation_and_can_be_switched_back(page: Page
     page.wait_for_url("**/teller")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today's desk")
 
+    sign_in_for("/ops", page.context, sign_in_browser)
     page.goto("/ops")
     expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
 
@@ -114,7 +132,7 @@ def test_customer_shell_fits_a_390_by_844_phone_without_horizontal_scroll(
 
 
 def test_htmx_is_served_from_our_own_origin_and_no_page_calls_another_host(
-    page: Page, live_server: LiveServer
+    page: Page, live_server: LiveServer, sign_in_browser: Callable[..., object]
 ) -> None:
     requested: list[str] = []
 
@@ -123,6 +141,7 @@ def test_htmx_is_served_from_our_own_origin_and_no_page_calls_another_host(
 
     page.on("request", record)
     for path in ["/", "/app", "/teller", "/ops", "/no-such-page"]:
+        sign_in_for(path, page.context, sign_in_browser)
         page.goto(path)
         assert page.evaluate("() => typeof window.htmx") == "object"
         assert page.evaluate("() => window.htmx.version").startswith("2.")
@@ -132,7 +151,8 @@ def test_htmx_is_served_from_our_own_origin_and_no_page_calls_another_host(
     assert foreign == []
 
 
-def test_ops_dashboard_loads_the_system_status_through_htmx(page: Page) -> None:
+def test_ops_dashboard_loads_the_system_status_through_htmx(page: Page, sign_in_browser: Callable[..., object]) -> None:
+    sign_in_for("/ops", page.context, sign_in_browser)
     page.goto("/ops")
     status = page.get_by_test_id("system-status")
     expect(status).to_be_visible()
@@ -140,7 +160,10 @@ def test_ops_dashboard_loads_the_system_status_through_htmx(page: Page) -> None:
     expect(status).to_contain_text("数据库连接")
 
 
-def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(page: Page) -> None:
+def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(
+    page: Page, sign_in_browser: Callable[..., object]
+) -> None:
+    sign_in_for("/teller", page.context, sign_in_browser)
     page.goto("/teller")
     page.keyboard.press("Tab")
     skip = page.locator(".skip-link")
@@ -162,15 +185,17 @@ def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(page: Page) -> 
     ],
 )
 def test_each_shell_has_its_own_navigation_marking_the_current_page(
-    page: Page, path: str, nav: str, current: str
+    page: Page, sign_in_browser: Callable[..., object], path: str, nav: str, current: str
 ) -> None:
+    sign_in_for(path, page.context, sign_in_browser)
     page.goto(path)
     navigation = page.get_by_role("navigation", name=nav)
     expect(navigation.locator('[aria-current="page"]')).to_have_count(1)
     expect(navigation.locator('[aria-current="page"]')).to_have_text(current)
 
 
-def test_teller_menu_entries_have_alt_digit_shortcuts(page: Page) -> None:
+def test_teller_menu_entries_have_alt_digit_shortcuts(page: Page, sign_in_browser: Callable[..., object]) -> None:
+    sign_in_for("/teller", page.context, sign_in_browser)
     page.goto("/teller")
     expect(page.get_by_test_id("shortcut-hint")).to_contain_text("Alt")
     page.keyboard.press("Alt+4")
@@ -179,9 +204,11 @@ def test_teller_menu_entries_have_alt_digit_shortcuts(page: Page) -> None:
 
 @pytest.mark.parametrize("path", ["/", "/teller", "/ops", "/no-such-page"])
 def test_other_pages_fit_a_phone_and_consoles_put_their_menu_above_the_work_area(
-    new_context: Callable[..., BrowserContext], path: str
+    new_context: Callable[..., BrowserContext], sign_in_browser: Callable[..., object], path: str
 ) -> None:
-    page = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    context = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in_for(path, context, sign_in_browser)
+    page = context.new_page()
     page.goto(path)
     widths = page.evaluate(
         "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from qianbao.adapters.sms.dev import DevSmsGateway
+
+
+@pytest.fixture
+def client(staff_client):
+    """The page's reader: a signed-in operator."""
+    return staff_client("operator")
 
 
 def send_three(db, time_machine) -> None:

@@ -87,35 +87,43 @@ def test_accept_language_picks_the_best_language_we_offer(  # type: ignore[no-un
     assert page_lang(client.get("/app", headers={**HTML, "accept-language": accept_language})) == expected
 
 
-def test_lang_cookie_beats_accept_language(client) -> None:  # type: ignore[no-untyped-def]
-    english_browser = {**HTML, "accept-language": "en-US", "cookie": "lang=zh-CN"}
-    chinese_browser = {**HTML, "accept-language": "zh-CN", "cookie": "lang=en"}
+def test_lang_cookie_beats_accept_language(staff_client) -> None:  # type: ignore[no-untyped-def]
+    client = staff_client("teller")
+    english_browser = {**HTML, "accept-language": "en-US", "cookie": f"lang=zh-CN; {client.staff_cookie}"}
+    chinese_browser = {**HTML, "accept-language": "zh-CN", "cookie": f"lang=en; {client.staff_cookie}"}
     assert page_lang(client.get("/teller", headers=english_browser)) == "zh-CN"
     assert page_lang(client.get("/teller", headers=chinese_browser)) == "en"
 
 
-def test_lang_query_beats_the_cookie_and_accept_language(client) -> None:  # type: ignore[no-untyped-def]
-    headers = {**HTML, "accept-language": "zh-CN", "cookie": "lang=zh-CN"}
+def test_lang_query_beats_the_cookie_and_accept_language(staff_client) -> None:  # type: ignore[no-untyped-def]
+    client = staff_client("operator")
+    headers = {**HTML, "accept-language": "zh-CN", "cookie": f"lang=zh-CN; {client.staff_cookie}"}
     assert page_lang(client.get("/ops", params={"lang": "en"}, headers=headers)) == "en"
 
 
-def test_a_cookie_naming_a_language_we_do_not_offer_is_ignored(client) -> None:  # type: ignore[no-untyped-def]
-    headers = {**HTML, "accept-language": "en", "cookie": "lang=fr"}
+def test_a_cookie_naming_a_language_we_do_not_offer_is_ignored(staff_client) -> None:  # type: ignore[no-untyped-def]
+    client = staff_client("operator")
+    headers = {**HTML, "accept-language": "en", "cookie": f"lang=fr; {client.staff_cookie}"}
     assert page_lang(client.get("/ops", headers=headers)) == "en"
 
 
 @pytest.mark.parametrize("path", ["/", "/app", "/teller", "/ops", "/no-such-page"])
 def test_every_page_offers_a_switch_to_the_other_language_that_returns_here(  # type: ignore[no-untyped-def]
-    client, path: str
+    client, staff_client, path: str
 ) -> None:
+    consoles = {"/teller": "teller", "/ops": "operator"}
+    if path in consoles:
+        client = staff_client(consoles[path])
+    signed_in = f"; {client.staff_cookie}" if path in consoles else ""
     chinese = client.get(path, headers=HTML).text
-    english = client.get(path, headers={**HTML, "cookie": "lang=en"}).text
+    english = client.get(path, headers={**HTML, "cookie": f"lang=en{signed_in}"}).text
     quoted = path.replace("/", "%2F")
     assert f'href="/lang/en?next={quoted}"' in chinese
     assert f'href="/lang/zh-CN?next={quoted}"' in english
 
 
-def test_switching_in_the_browser_flow_lands_on_the_same_page_in_english(client) -> None:  # type: ignore[no-untyped-def]
+def test_switching_in_the_browser_flow_lands_on_the_same_page_in_english(staff_client) -> None:  # type: ignore[no-untyped-def]
+    client = staff_client("teller")
     response = client.get("/lang/en", params={"next": "/teller"}, headers=HTML)
     assert response.url.path == "/teller"
     assert page_lang(response) == "en"

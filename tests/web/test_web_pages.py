@@ -12,6 +12,13 @@ from qianbao.web import pages
 from qianbao.web.render import TEMPLATES_PATH
 
 HTML = {"accept": "text/html"}
+# The consoles need a signed-in staff member of a role they admit (tests/conftest.py `staff_client`).
+CONSOLE_ROLE = {"/teller": "teller", "/ops": "operator"}
+
+
+def reader(path: str, client, staff_client):  # type: ignore[no-untyped-def]
+    """The client to open `path` with: a signed-in staff member for a console, else the anonymous client."""
+    return staff_client(CONSOLE_ROLE[path]) if path in CONSOLE_ROLE else client
 
 
 def _keys_used_by_templates() -> set[str]:
@@ -49,8 +56,12 @@ def test_every_text_the_templates_use_is_in_the_catalogue(lang: str) -> None:
         ("/ops", "en", "Overview"),
     ],
 )
-def test_each_shell_page_renders_its_heading(client, path: str, lang: str, heading: str) -> None:  # type: ignore[no-untyped-def]
-    response = client.get(path, headers={**HTML, "cookie": f"lang={lang}"})
+def test_each_shell_page_renders_its_heading(  # type: ignore[no-untyped-def]
+    client, staff_client, path: str, lang: str, heading: str
+) -> None:
+    client = reader(path, client, staff_client)
+    client.cookies.set("lang", lang)
+    response = client.get(path, headers=HTML)
     assert response.status_code == 200
     assert re.search(rf"<h1[^>]*>{re.escape(heading)}</h1>", response.text)
 
@@ -83,25 +94,25 @@ def test_console_date_is_today_in_shanghai() -> None:
 
 
 @pytest.mark.parametrize("path", ["/teller", "/ops"])
-def test_consoles_show_empty_states_not_placeholder_figures(client, path: str) -> None:  # type: ignore[no-untyped-def]
-    text = client.get(path, headers=HTML).text
+def test_consoles_show_empty_states_not_placeholder_figures(client, staff_client, path: str) -> None:  # type: ignore[no-untyped-def]
+    text = reader(path, client, staff_client).get(path, headers=HTML).text
     visible = re.sub(r"<[^>]+>", " ", text)
     assert "—" not in visible
     assert 'class="empty-state"' in text
 
 
-def test_ops_dashboard_lists_each_work_queue_with_an_empty_state(client) -> None:  # type: ignore[no-untyped-def]
-    text = client.get("/ops", headers=HTML).text
+def test_ops_dashboard_lists_each_work_queue_with_an_empty_state(staff_client) -> None:  # type: ignore[no-untyped-def]
+    text = staff_client("operator").get("/ops", headers=HTML).text
     for message in ["暂无待审核的实名申请", "暂无待复核的交易", "暂无未处理的工单", "暂无对账结果"]:
         assert message in text
 
 
-def test_ops_dashboard_keeps_the_sms_outbox_link(client) -> None:  # type: ignore[no-untyped-def]
-    assert '<a href="/ops/sms"' in client.get("/ops", headers=HTML).text
+def test_ops_dashboard_keeps_the_sms_outbox_link(staff_client) -> None:  # type: ignore[no-untyped-def]
+    assert '<a href="/ops/sms"' in staff_client("operator").get("/ops", headers=HTML).text
 
 
-def test_system_status_fragment_reports_a_healthy_database(client) -> None:  # type: ignore[no-untyped-def]
-    text = client.get("/ops/system-status", headers={**HTML, "hx-request": "true"}).text
+def test_system_status_fragment_reports_a_healthy_database(staff_client) -> None:  # type: ignore[no-untyped-def]
+    text = staff_client("operator").get("/ops/system-status", headers={**HTML, "hx-request": "true"}).text
     assert "<html" not in text, "an htmx fragment, not a whole page"
     assert text.count('class="status-ok"') == 2
     assert "数据库连接" in text and "数据库结构版本" in text
@@ -112,18 +123,22 @@ def test_system_status_fragment_says_when_the_database_is_unreachable(settings, 
 
     from qianbao.app import create_app
     from qianbao.db import Database
+    from qianbao.web.auth import requires
 
     # A directory where the database file should be: SQLite cannot open it.
     broken = Database(f"sqlite:///{tmp_path}")
-    with TestClient(create_app(settings, broken), raise_server_exceptions=False) as client:
+    app = create_app(settings, broken)
+    # Staff sessions live in the database too, so nobody can sign in to this app: let the reader through.
+    app.dependency_overrides[requires("ops.read")] = lambda: None
+    with TestClient(app, raise_server_exceptions=False) as client:
         text = client.get("/ops/system-status", headers=HTML).text
     broken.dispose()
     assert text.count('class="status-bad"') == 2
     assert "异常" in text
 
 
-def test_teller_menu_entries_carry_their_shortcuts(client) -> None:  # type: ignore[no-untyped-def]
-    text = client.get("/teller", headers=HTML).text
+def test_teller_menu_entries_carry_their_shortcuts(staff_client) -> None:  # type: ignore[no-untyped-def]
+    text = staff_client("teller").get("/teller", headers=HTML).text
     shortcuts = re.findall(r'href="(/teller[^"]*)" data-shortcut="(\d)" aria-keyshortcuts="Alt\+(\d)"', text)
     assert [(href, digit) for href, digit, same in shortcuts if digit == same] == [
         ("/teller", "1"), ("/teller/consult", "2"), ("/teller/open", "3"),

@@ -10,10 +10,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from babel.dates import format_date
 from babel.numbers import format_compact_decimal
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from qianbao.i18n import babel_locale, normalize
+from qianbao.web.auth import requires
 from qianbao.web.render import SHANGHAI, local_time, render
 
 router = APIRouter(include_in_schema=False)
@@ -99,12 +100,12 @@ def customer_home(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/teller", response_class=HTMLResponse)
+@router.get("/teller", response_class=HTMLResponse, dependencies=[Depends(requires("teller.console"))])
 def teller_desk(request: Request) -> HTMLResponse:
     return render(request, "teller/desk.html", section="desk", today=today_text(_lang(request)))
 
 
-@router.get("/ops", response_class=HTMLResponse)
+@router.get("/ops", response_class=HTMLResponse, dependencies=[Depends(requires("ops.read"))])
 def ops_dashboard(request: Request) -> HTMLResponse:
     return render(
         request, "ops/dashboard.html", section="dashboard",
@@ -119,7 +120,7 @@ class StatusCheck:
     detail: str
 
 
-@router.get("/ops/system-status", response_class=HTMLResponse)
+@router.get("/ops/system-status", response_class=HTMLResponse, dependencies=[Depends(requires("ops.read"))])
 def ops_system_status(request: Request) -> HTMLResponse:
     """The readiness checks as an htmx fragment for the ops dashboard; /readyz stays the one source of truth."""
     from qianbao.api.health import readyz

@@ -12,6 +12,7 @@ from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from qianbao.i18n import babel_locale, translate
 from qianbao.money import format_fen
@@ -30,6 +31,16 @@ def local_time(value: datetime, lang: str, fmt: str = "yyyy-MM-dd HH:mm") -> str
     return format_datetime(value.astimezone(SHANGHAI), fmt, locale=babel_locale(lang))
 
 
+def csrf_input(request: Request) -> Markup:
+    """The hidden CSRF field for a POST form: the token the auth dependency (or a sign-in page) put on the
+    request. A form on a page without one is a bug, so it fails loudly instead of posting a form that
+    will be refused."""
+    token = getattr(request.state, "csrf_token", None)
+    if not token:
+        raise RuntimeError("csrf_input() on a page without a session or sign-in token (request.state.csrf_token)")
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+
+
 def page_context(request: Request, **extra: Any) -> dict[str, Any]:
     lang: str = getattr(request.state, "lang", "zh-CN")
     other = "en" if lang == "zh-CN" else "zh-CN"
@@ -43,6 +54,9 @@ def page_context(request: Request, **extra: Any) -> dict[str, Any]:
         "local_time": lambda value, fmt="yyyy-MM-dd HH:mm": local_time(value, lang, fmt),
         "switch_lang_url": f"/lang/{other}?next={quote(here, safe='')}",
         "request_id": getattr(request.state, "request_id", ""),
+        # Set by qianbao.web.auth: the signed-in staff member (role area) and the form token.
+        "staff": getattr(request.state, "staff", None),
+        "csrf_input": lambda: csrf_input(request),
         **extra,
     }
 
