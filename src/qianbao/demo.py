@@ -16,4 +16,8 @@ def seed(db: Database, settings: Settings) -> list[str]:
     lines: list[str] = []
     with db.transaction() as session:
         lines += sign_in_lines(seed_demo_staff(session, settings=settings), settings.base_url)
+    from qianbao.wallets.demo import seed_demo_customers
+
+    with db.transaction() as session:
+        lines += seed_demo_customers(session, settings)
     return lines

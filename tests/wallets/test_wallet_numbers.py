@@ -7,13 +7,12 @@ import itertools
 import pytest
 from sqlalchemy import event
 from stdnum import luhn
+from wallet_helpers import Harness
 
 from qianbao import wallets
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.wallets.numbers import new_wallet_number, random_body, with_check_digit
-
-from wallet_helpers import Harness
 
 
 def test_a_new_wallet_number_has_16_digits_and_a_valid_luhn_check_digit(h: Harness) -> None:

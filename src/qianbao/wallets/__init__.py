@@ -78,7 +78,7 @@ Counter opening (counter_opening.py, SPEC §3.2)
         PHYSICAL_CARD_NOT_CHECKED, PHONE_MISMATCH_EXISTING_WALLET, and the identity/photo refusals
     approve_application(s, app_id, supervisor_id, *, branch_id=None)   SELF_APPROVAL_FORBIDDEN,
     reject_application(s, app_id, supervisor_id, reason, ...), cancel_application(s, app_id, staff_id, ...)
-        COUNTER_APPLICATION_STATE{status}
+        COUNTER_APPLICATION_STATE{state}
     applications_awaiting_supervisor(s, branch_id), get_application(s, app_id, branch_id=None)
     pinpad_pairing_code(s, app_id, *, branch_id=None) -> PairingCode(code, expires_at)   3 minutes
     pair_pinpad(s, code, *, ip) -> PinpadPairing(token, masked_name, masked_phone)       PAIRING_CODE_INVALID

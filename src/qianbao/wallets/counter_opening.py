@@ -269,7 +269,7 @@ def applications_awaiting_supervisor(session: Session, branch_id: int) -> list[C
 
 def _require_status(application: CounterApplication, *allowed: str) -> None:
     if application.status not in allowed:
-        raise QianbaoError("COUNTER_APPLICATION_STATE", status=application.status)
+        raise QianbaoError("COUNTER_APPLICATION_STATE", state=application.status)
 
 
 def approve_application(
@@ -478,7 +478,7 @@ def counter_upgrade_to_tier1(
     application = get_application(session, app_id, branch_id=branch_id, lock=True)
     _require_status(application, *SETUP_STATUSES)
     if application.existing_customer_id is None:
-        raise QianbaoError("COUNTER_APPLICATION_STATE", status=application.status)
+        raise QianbaoError("COUNTER_APPLICATION_STATE", state=application.status)
     customer = get_customer(session, application.existing_customer_id, lock=True)
     set_real_name(session, customer, name=application.legal_name,
                   resident_id=parse_resident_id(application.id_number), valid_until=application.id_valid_until,

@@ -87,9 +87,9 @@ def send_expiry_reminders(session: Session, today: date, *, limit: int = BATCH) 
 
 def restrict_expired(session: Session, today: date, *, limit: int = BATCH) -> int:
     """Restrict the outflows of wallets whose holder's card expired more than 90 days ago."""
-    rows = list(session.execute(
+    rows = [(row[0], row[1]) for row in session.execute(
         _restrictions_due(today).order_by(Wallet.id).limit(limit).with_for_update(of=Wallet, skip_locked=True)
-    ).tuples())
+    )]
     for wallet, customer in rows:
         valid_until = customer.id_valid_until
         assert valid_until is not None

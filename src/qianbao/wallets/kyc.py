@@ -207,7 +207,7 @@ def _pending(session: Session, submission_id: int) -> KycSubmission:
     if submission is None:
         raise QianbaoError("NOT_FOUND")
     if submission.status != KYC_PENDING:
-        raise QianbaoError("KYC_ALREADY_DECIDED", status=submission.status)
+        raise QianbaoError("KYC_ALREADY_DECIDED", state=submission.status)
     return submission
 
 
