@@ -31,9 +31,11 @@ def jobs() -> list[Job]:
     from qianbao.credentials.jobs import prune as prune_credentials
     from qianbao.ledger.jobs import purge_keys_job, sweep_job
     from qianbao.notices.delivery import deliver_due
+    from qianbao.wallets.jobs import expire_applications_job, id_expiry_job
 
     return [Job("outbox", deliver_due), Job("credentials_prune", prune_credentials),
-            Job("ledger_sweep", sweep_job), Job("ledger_purge_keys", purge_keys_job)]
+            Job("ledger_sweep", sweep_job), Job("ledger_purge_keys", purge_keys_job),
+            Job("wallets_id_expiry", id_expiry_job), Job("wallets_expire_applications", expire_applications_job)]
 
 
 def run_once(db: Database, settings: Settings) -> int:

@@ -9,6 +9,7 @@ from qianbao.cli import ledger as _ledger  # noqa: F401  (registers `qianbao led
 from qianbao.cli import notices as _notices  # noqa: F401  (registers `qianbao notices ...`)
 from qianbao.cli import serve as _serve  # noqa: F401  (registers `serve`, `worker`, `demo ...`)
 from qianbao.cli import staff as _staff  # noqa: F401  (registers `qianbao staff ...`)
+from qianbao.cli import wallets as _wallets  # noqa: F401  (registers `qianbao wallets ...`)
 from qianbao.cli.base import app
 
 __all__ = ["app"]
