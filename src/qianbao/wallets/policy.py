@@ -128,10 +128,10 @@ def ensure_default_policy(session: Session) -> None:
     )
 
 
-def _tier_row(session: Session, tier: int, *, lock: bool = False) -> TierPolicy:
+def _tier_row(session: Session, tier: int, *, lock: bool = False, share: bool = False) -> TierPolicy:
     stmt = select(TierPolicy).where(TierPolicy.tier == tier).execution_options(populate_existing=True)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock or share:
+        stmt = stmt.with_for_update(read=share and not lock)
     row = session.scalar(stmt)
     if row is None:
         ensure_default_policy(session)
@@ -195,7 +195,13 @@ def minimum_age(session: Session) -> int:
 
 
 def balance_cap_for(session: Session, tier: int) -> int | None:
-    return _tier_row(session, tier).balance_cap
+    """The tier's balance cap, read under a shared lock on the policy row (PostgreSQL FOR SHARE).
+
+    A wallet entering the tier (opening, upgrade, downgrade) takes this lock until it commits, and a cap
+    change takes the row exclusively: so either the change waits and its set-based UPDATE sees the
+    wallet already in the tier, or the wallet waits and reads the new cap. Never a stale cap.
+    """
+    return _tier_row(session, tier, share=True).balance_cap
 
 
 def check_reason(reason: Any) -> str:
