@@ -268,3 +268,15 @@ def test_an_abandoned_application_expires_after_a_day_and_loses_its_photos(
         assert wallets.get_application(session, application.id).status == "expired"
         assert session.scalar(select(KycPhoto.id).where(KycPhoto.application_id == application.id)) is None
     assert count(db, Wallet) == 0
+
+
+def test_a_counter_verification_settles_the_holders_submission_waiting_for_review(h: Harness, db: Database) -> None:
+    opened = h.register("13800138000")
+    submission = h.real_name(opened, ZHOU_JIANGUO, valid_until=None)
+    application = h.counter(ZHOU_JIANGUO, "13800138000", valid_until=None)
+    assert "phone_registered" in application.approval_reasons
+    h.run(wallets.approve_application, application.id, SUPERVISOR)
+    h.run(wallets.counter_upgrade_to_tier1, application.id, TELLER)
+    with db.read() as session:
+        assert wallets.get_submission(session, submission.id).status == "approved"
+        assert wallets.kyc_queue(session) == []

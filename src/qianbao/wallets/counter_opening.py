@@ -76,7 +76,7 @@ from qianbao.wallets.customers import (
     set_real_name,
     wallet_of_customer,
 )
-from qianbao.wallets.kyc import ask_verifier, check_age
+from qianbao.wallets.kyc import ask_verifier, check_age, settle_pending_after_counter
 from qianbao.wallets.models import (
     APP_APPROVED,
     APP_AWAITING_SUPERVISOR,
@@ -483,6 +483,7 @@ def counter_upgrade_to_tier1(
     set_real_name(session, customer, name=application.legal_name,
                   resident_id=parse_resident_id(application.id_number), valid_until=application.id_valid_until,
                   channel="counter")
+    settle_pending_after_counter(session, customer, teller_staff_id)
     existing = wallet_of_customer(session, customer.id)
     if existing is None:
         wallet = open_wallet(session, customer, tier=COUNTER_TIER, channel="counter",

@@ -114,7 +114,8 @@ def submit_real_name(
 ) -> KycSubmission:
     """Submit the real name; returns the submission (status approved, rejected or pending).
 
-    `valid_until` is the card's last valid day, None for a long-term (长期) card.
+    `valid_until` is the card's last valid day, None for a long-term (长期) card. Call it first in its
+    unit of work: the verifier is asked before any query, so on SQLite no write lock is held meanwhile.
     """
     legal_name = parse_legal_name(name)
     resident_id = parse_resident_id(id_number)
@@ -245,6 +246,29 @@ def reject_kyc(session: Session, submission_id: int, reason: str, by_staff_id: i
                  object_type="kyc_submission", object_id=submission.id,
                  details={"customer_id": customer.id, "reason": text})
     return submission
+
+
+def settle_pending_after_counter(session: Session, customer: Customer, by_staff_id: int) -> int:
+    """The holder was verified in person at a counter: settle their submissions still waiting for review.
+
+    One with the verified ID number is approved (the teller saw the person and the card); one with
+    another number is rejected with REAL_NAME_ID_DIFFERS. Returns how many were settled.
+    """
+    pending = list(session.scalars(
+        select(KycSubmission).where(KycSubmission.customer_id == customer.id, KycSubmission.status == KYC_PENDING)
+        .with_for_update()
+    ))
+    now = datetime.now(UTC)
+    for submission in pending:
+        if submission.id_hash == customer.id_hash:
+            submission.status = KYC_APPROVED
+        else:
+            submission.status = KYC_REJECTED
+            submission.rejection_code = "REAL_NAME_ID_DIFFERS"
+        submission.decided_by_staff_id = by_staff_id
+        submission.decided_at = now
+    session.flush()
+    return len(pending)
 
 
 def kyc_queue(session: Session, *, limit: int = 50) -> list[KycSubmission]:
