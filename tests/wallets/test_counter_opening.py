@@ -18,6 +18,7 @@ from wallet_helpers import (
     TELLER,
     WANG_XIUYING,
     ZHOU_JIANGUO,
+    DownVerifier,
     Harness,
     count,
     image_bytes,
@@ -80,6 +81,11 @@ def test_a_verifier_mismatch_needs_a_supervisor(h: Harness) -> None:
 def test_an_unsure_verifier_needs_a_supervisor(h: Harness) -> None:
     application = h.counter(ZHOU_JIANGUO, "13800138000", valid_until=None)
     assert application.approval_reasons == ["verifier_unsure"]
+
+
+def test_an_unreachable_verifier_needs_a_supervisor(h: Harness) -> None:
+    application = h.counter(LI_MING, "13800138000", verifier=DownVerifier())
+    assert application.status == "awaiting_supervisor" and application.approval_reasons == ["verifier_unavailable"]
 
 
 def test_the_teller_who_took_the_application_cannot_approve_it(h: Harness) -> None:
