@@ -257,7 +257,8 @@ def staff_client(app, make_staff, staff_session, settings: Settings):  # type: i
         test_client = TestClient(app, raise_server_exceptions=False)
         test_client.__enter__()
         opened.append(test_client)
-        test_client.cookies.set(staff_cookie(settings).name, token)
+        # The domain the server's own Set-Cookie gets in httpx's jar, so that sign-out replaces this cookie.
+        test_client.cookies.set(staff_cookie(settings).name, token, domain="testserver.local")
         test_client.staff = staff  # type: ignore[attr-defined]
         test_client.csrf_token = csrf  # type: ignore[attr-defined]
         test_client.staff_cookie = f"{staff_cookie(settings).name}={token}"  # type: ignore[attr-defined]

@@ -95,7 +95,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/api/docs"),
-    ("GET", "/api/docs/oauth2-redirect"),
+    ("GET", "/docs/oauth2-redirect"),
     ("GET", "/api/openapi.json"),
     # Staff sign-in: the later steps check for the pending session themselves.
     *((method, f"/{console}/login{step}") for console in ("teller", "ops")

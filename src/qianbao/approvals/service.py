@@ -140,7 +140,7 @@ def decide(
     if supervisor.id == request.requested_by:
         raise QianbaoError("SELF_APPROVAL_FORBIDDEN")
     if request.status != "pending":
-        raise QianbaoError("APPROVAL_ALREADY_DECIDED", status=request.status)
+        raise QianbaoError("APPROVAL_ALREADY_DECIDED", decision=request.status)
     text = _clean_reason(reason)
     if not approve and not text:
         raise QianbaoError("APPROVAL_REASON_REQUIRED")
@@ -170,7 +170,7 @@ def cancel(session: Session, approval_id: int, by_staff_id: int, reason: str | N
     if request.requested_by != by_staff_id:
         raise QianbaoError("APPROVAL_NOT_REQUESTER")
     if request.status != "pending":
-        raise QianbaoError("APPROVAL_ALREADY_DECIDED", status=request.status)
+        raise QianbaoError("APPROVAL_ALREADY_DECIDED", decision=request.status)
     handlers = _handlers(request.kind)
     requester = session.get(StaffMember, by_staff_id)
     assert requester is not None

@@ -42,7 +42,7 @@ def create_branch(
     """Create a branch. BRANCH_CODE_INVALID (not 4-8 digits), BRANCH_CODE_TAKEN, BRANCH_FIELD_INVALID."""
     code = normalise_code(code)
     if not _CODE.match(code):
-        raise QianbaoError("BRANCH_CODE_INVALID", code=code[:16])
+        raise QianbaoError("BRANCH_CODE_INVALID", branch=code[:16])
     branch = Branch(
         code=code,
         name_zh=_clean_text(name_zh, 64, "name_zh"),
@@ -51,13 +51,13 @@ def create_branch(
         created_at=datetime.now(UTC),
     )
     if session.scalar(select(Branch.id).where(Branch.code == code)) is not None:
-        raise QianbaoError("BRANCH_CODE_TAKEN", code=code)
+        raise QianbaoError("BRANCH_CODE_TAKEN", branch=code)
     try:
         # A savepoint, so that a creator racing us past the check above costs only this insert.
         with session.begin_nested():
             session.add(branch)
     except IntegrityError:
-        raise QianbaoError("BRANCH_CODE_TAKEN", code=code) from None
+        raise QianbaoError("BRANCH_CODE_TAKEN", branch=code) from None
     audit.record(session, action="branch.created", actor=by, channel=channel, object_type="branch",
                  object_id=branch.id, details={"code": code, "name": branch.name_zh})
     return branch
@@ -68,14 +68,14 @@ def branch_by_code(session: Session, code: str) -> Branch:
     code = normalise_code(code)
     branch = session.scalar(select(Branch).where(Branch.code == code))
     if branch is None:
-        raise QianbaoError("BRANCH_NOT_FOUND", code=code[:16])
+        raise QianbaoError("BRANCH_NOT_FOUND", branch=code[:16])
     return branch
 
 
 def get_branch(session: Session, branch_id: int) -> Branch:
     branch = session.get(Branch, branch_id)
     if branch is None:
-        raise QianbaoError("BRANCH_NOT_FOUND", code=str(branch_id))
+        raise QianbaoError("BRANCH_NOT_FOUND", branch=str(branch_id))
     return branch
 
 

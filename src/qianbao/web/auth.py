@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -219,18 +219,29 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
+def _same_site_path(url: str | None, request: Request) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return None
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return path if path.startswith("/") and not path.startswith("//") else None
+
+
 def _unauthenticated(request: Request, login_path: str, *, expired: bool) -> NoReturn:
     if _is_api(request):
         raise QianbaoError("SESSION_EXPIRED" if expired else "UNAUTHENTICATED")
-    target = _here(request) if request.method in SAFE_METHODS else request.headers.get("hx-current-url", "")
-    location = login_path
-    query = []
-    if target and target.startswith("/"):
-        query.append(f"next={quote(target, safe='')}")
+    if request.method in SAFE_METHODS:
+        target = _here(request)
+    else:
+        # A form posted from a page whose session ended: come back to that page, not to the POST target.
+        target = (_same_site_path(request.headers.get("hx-current-url"), request)
+                  or _same_site_path(request.headers.get("referer"), request)
+                  or login_path.rsplit("/", 1)[0])
+    location = f"{login_path}?next={quote(target, safe='')}"
     if expired:
-        query.append("expired=1")
-    if query:
-        location += "?" + "&".join(query)
+        location += "&expired=1"
     raise LoginRequired(location)
 
 
@@ -362,7 +373,7 @@ DOCS_CONTENT_SECURITY_POLICY = (
     "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-DOCS_PATHS = frozenset({"/api/docs", "/api/docs/oauth2-redirect"})
+DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
 
 
 class SecurityHeadersMiddleware:

@@ -1,0 +1,316 @@
+"""The access-control matrix (issue 5 item 8): every route of the app, with every role, gets what
+qianbao.access says it should — and a route that is neither public nor protected fails the test.
+
+How it works, so that routes added later are covered without touching this file:
+- the routes come from `app.routes` (the OpenAPI document is checked to list nothing else);
+- a route is public only if `qianbao.access.is_public` says so (the allow-list lives there);
+- every other route must carry an access dependency (`qianbao.web.auth.requires(action)`,
+  `current_staff(...)` or `current_customer`); the roles it admits come from `access.POLICY`;
+- path parameters are filled from PATH_PARAMS below: each makes a fresh object belonging to branch A
+  (or to another customer), so branch staff of branch B and other customers must be refused it.
+  A route with a parameter that PATH_PARAMS does not know fails: add a maker for it.
+- form fields are filled with FORM_VALUES (or "1"), so a request that passes the access check reaches the
+  handler, which then must not answer 401 or 403 (a 422 for a made-up value is fine) nor crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.routing import Mount, Route
+
+from qianbao import access, approvals, credentials
+from qianbao.approvals import Summary
+from qianbao.credentials import Principal
+from qianbao.settings import Settings
+from qianbao.web import auth
+
+SAFE = {"GET", "HEAD", "OPTIONS"}
+BRANCH_A, BRANCH_B = "0101", "0102"
+MATRIX_CUSTOMER, OTHER_CUSTOMER = 9001, 9002
+MATRIX_KIND = "test.matrix"
+
+
+@dataclass(frozen=True)
+class Who:
+    name: str
+    role: str | None
+    branch: str | None = None
+
+    @property
+    def audience(self) -> str | None:
+        if self.role is None:
+            return None
+        return "customer" if self.role == access.CUSTOMER else "staff"
+
+
+WHO = [
+    Who("anonymous", None),
+    Who("customer", access.CUSTOMER),
+    Who("teller_a", access.TELLER, BRANCH_A),
+    Who("teller_b", access.TELLER, BRANCH_B),
+    Who("supervisor_a", access.SUPERVISOR, BRANCH_A),
+    Who("supervisor_b", access.SUPERVISOR, BRANCH_B),
+    Who("operator", access.OPERATOR),
+    Who("auditor", access.AUDITOR),
+]
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A path parameter's value and whose object it names."""
+
+    value: str
+    branch: str | None = None
+    owner_customer: int | None = None
+
+
+@dataclass
+class World:
+    db: Any
+    settings: Settings
+    make_staff: Callable[..., Any]
+    staff: dict[str, Any]
+
+
+def _approval(world: World) -> Obj:
+    requester = world.make_staff("teller", branch=BRANCH_A)
+    with world.db.transaction() as session:
+        request = approvals.request_approval(session, MATRIX_KIND, requester.member.branch_id, requester.id,
+                                             "matrix", "M-1", Summary("approvals.summary.example",
+                                                                      {"what": "matrix", "amount_fen": 100}))
+        return Obj(str(request.id), branch=BRANCH_A)
+
+
+# Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
+PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
+    "code": lambda world: Obj("en"),
+    "staff_id": lambda world: Obj(str(world.make_staff("teller", branch=BRANCH_A).id), branch=BRANCH_A),
+    "approval_id": _approval,
+}
+# Form field name -> a plausible value (anything else gets "1").
+FORM_VALUES: dict[str, str] = {
+    "decision": "approve",
+    "reason": "matrix",
+    "role": "teller",
+    "branch_code": BRANCH_A,
+    "code": "000000",
+    "next": "",
+}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
+
+
+@pytest.fixture
+def world(db, settings, make_staff) -> World:  # type: ignore[no-untyped-def]
+    approvals.register(MATRIX_KIND, on_approved=lambda session, request: None)
+    staff = {who.name: make_staff(who.role, branch=who.branch) for who in WHO if who.audience == "staff"}
+    yield World(db, settings, make_staff, staff)  # type: ignore[misc]
+    approvals.service._registry.pop(MATRIX_KIND, None)
+
+
+def access_spec(route: Any) -> auth.AccessSpec | None:
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    pending = list(dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        spec = auth.access_spec(dependency.call)
+        if spec is not None:
+            return spec
+        pending.extend(dependency.dependencies)
+    return None
+
+
+def all_routes(app: FastAPI) -> list[Any]:
+    """Every route as the app serves it: routers included with `include_router` flattened, each with its
+    effective dependencies (FastAPI >= 0.165 keeps included routers whole in `app.routes`)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI copies the routes into app.routes
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def endpoints(app: FastAPI) -> list[tuple[str, str, Any]]:
+    """(method, path template, route) of every endpoint; static files as one sample path."""
+    found: list[tuple[str, str, Any]] = []
+    for route in all_routes(app):
+        original = getattr(route, "original_route", route)
+        if isinstance(original, Mount):
+            found.append(("GET", original.path + "/qianbao.css", route))
+        elif isinstance(original, APIRoute | Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                found.append((method, route.path, route))
+        else:
+            raise AssertionError(f"a route of a kind the matrix does not know: {route!r}")
+    return found
+
+
+def _session_for(world: World, who: Who) -> tuple[str | None, str | None]:
+    """A fresh session for `who`: (cookie value, CSRF token)."""
+    from qianbao.staff import signin
+    from qianbao.staff.models import StaffMember
+
+    with world.db.transaction() as session:
+        if who.audience == "staff":
+            member = session.get(StaffMember, world.staff[who.name].id)
+            started = signin.open_session(session, member, settings=world.settings)
+        elif who.audience == "customer":
+            started = credentials.start_session(session, Principal.customer(MATRIX_CUSTOMER), settings=world.settings)
+        else:
+            return None, None
+        return started.token, credentials.csrf_token(started.record)
+
+
+def _form_fields(route: Any) -> list[str]:
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return []
+    names = [param.alias for param in dependant.body_params]
+    return [name for name in names if name != credentials.csrf.FORM_FIELD]
+
+
+def _call(app: FastAPI, world: World, who: Who, method: str, path: str, route: Any) -> tuple[Any, dict[str, Obj]]:
+    objects: dict[str, Obj] = {}
+    url = path
+    for name in re.findall(r"{(\w+)(?::\w+)?}", path):
+        maker = PATH_PARAMS.get(name)
+        assert maker is not None, f"{method} {path}: add a maker for path parameter {name!r} to PATH_PARAMS"
+        objects[name] = maker(world)
+        url = re.sub(r"{" + name + r"(?::\w+)?}", objects[name].value, url)
+    client = TestClient(app, raise_server_exceptions=False)
+    token, csrf = _session_for(world, who)
+    if who.audience == "staff":
+        client.cookies.set(auth.staff_cookie(world.settings).name, token)  # type: ignore[arg-type]
+    elif who.audience == "customer":
+        client.cookies.set(auth.customer_cookie(world.settings).name, token)  # type: ignore[arg-type]
+    else:
+        device = credentials.new_device_id()
+        client.cookies.set(auth.device_cookie(world.settings).name, device)
+        csrf = credentials.csrf_token(device)
+    headers = {"accept": "application/json" if path.startswith("/api/") else "text/html"}
+    if method in SAFE:
+        return client.request(method, url, headers=headers, follow_redirects=False), objects
+    data = {name: FORM_VALUES.get(name, "1") for name in _form_fields(route)}
+    data[credentials.csrf.FORM_FIELD] = csrf or ""
+    return client.request(method, url, headers=headers, data=data, follow_redirects=False), objects
+
+
+def _code(response: Any) -> str | None:
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        return response.json().get("code")  # type: ignore[no-any-return]
+    match = re.search(r'data-code="([A-Z_]+)"', response.text)
+    return match.group(1) if match else None
+
+
+def _sent_to_sign_in(response: Any) -> bool:
+    """A redirect by the access check: to a sign-in page, saying where to come back to (a handler's own
+    redirect to a sign-in page, such as sign-out's, has no `next`)."""
+    path, _, query = response.headers.get("location", "").partition("?")
+    return response.status_code == 303 and query.startswith("next=") and path in {
+        auth.TELLER_LOGIN_PATH, auth.OPS_LOGIN_PATH, auth.CUSTOMER_LOGIN_PATH}
+
+
+def _check(
+    who: Who, method: str, path: str, spec: auth.AccessSpec, response: Any, objects: dict[str, Obj]
+) -> str | None:
+    """What is wrong with `response`, or None."""
+    status, code = response.status_code, _code(response)
+    if status >= 500:
+        return f"crashed with {status}"
+    if who.audience != spec.audience:
+        if path.startswith("/api/"):
+            return None if status == 401 else f"expected 401, got {status} {code}"
+        return None if _sent_to_sign_in(response) else f"expected a redirect to sign in, got {status} {code}"
+    rule = access.POLICY.get(spec.action) if spec.action else None
+    writes = method not in SAFE or bool(rule and rule.writes)
+    allowed = who.role in spec.roles and not (
+        who.role == access.AUDITOR and writes and not (rule and rule.self_service)
+    )
+    if not allowed:
+        return None if (status, code) == (403, "FORBIDDEN") else f"expected 403 FORBIDDEN, got {status} {code}"
+    scope = rule.scope if rule else "all"
+    foreign = [
+        name for name, obj in objects.items()
+        if (scope == "branch" and obj.branch is not None and obj.branch != who.branch)
+        or (obj.owner_customer is not None and (who.role != access.CUSTOMER or obj.owner_customer != MATRIX_CUSTOMER))
+    ]
+    if foreign:
+        return None if status in (403, 404) else f"expected 403/404 for another's {foreign}, got {status} {code}"
+    if status in (401, 403) or _sent_to_sign_in(response):
+        return f"expected to be let through, got {status} {code}"
+    return None
+
+
+@pytest.mark.parametrize("who", WHO, ids=lambda who: who.name)
+def test_every_route_answers_each_role_as_the_access_policy_says(app, world, who: Who) -> None:  # type: ignore[no-untyped-def]
+    problems: list[str] = []
+    walked = 0
+    for method, path, route in endpoints(app):
+        if access.is_public(method, path):
+            if who.audience is None:
+                response, _ = _call(app, world, who, method, path, route)
+                if response.status_code >= 500:
+                    problems.append(f"{method} {path}: public route crashed with {response.status_code}")
+            continue
+        spec = access_spec(route)
+        if spec is None:
+            problems.append(f"{method} {path}: neither in access.PUBLIC_ROUTES nor behind an access dependency")
+            continue
+        response, objects = _call(app, world, who, method, path, route)
+        walked += 1
+        problem = _check(who, method, path, spec, response, objects)
+        if problem:
+            problems.append(f"{method} {path} as {who.name}: {problem}")
+    assert problems == []
+    assert walked >= 12, "the walk reached the protected routes"
+
+
+def test_no_route_is_left_open_by_accident(app) -> None:  # type: ignore[no-untyped-def]
+    unprotected = [
+        f"{method} {path}" for method, path, route in endpoints(app)
+        if not access.is_public(method, path) and access_spec(route) is None
+    ]
+    assert unprotected == []
+
+
+def test_every_route_in_the_openapi_document_is_walked(app) -> None:  # type: ignore[no-untyped-def]
+    walked = {(method, path) for method, path, _ in endpoints(app)}
+    document = TestClient(app).get("/api/openapi.json").json()
+    listed = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+    assert listed - walked == set()
+
+
+def test_an_unprotected_route_fails_the_walk(app, world) -> None:  # type: ignore[no-untyped-def]
+    @app.get("/ops/forgotten-page")
+    def forgotten() -> dict[str, str]:
+        return {"secret": "everyone can read this"}
+
+    route = next(r for r in all_routes(app) if r.path == "/ops/forgotten-page")
+    assert not access.is_public("GET", "/ops/forgotten-page") and access_spec(route) is None
+    response, _ = _call(app, world, WHO[0], "GET", "/ops/forgotten-page", route)
+    assert response.status_code == 200, "without the matrix, nothing would stop an anonymous reader"
+
+
+def test_a_route_protected_with_the_wrong_role_fails_the_check(app, world) -> None:  # type: ignore[no-untyped-def]
+    spec = auth.AccessSpec("staff", frozenset({"operator"}), "ops.staff")
+
+    class Answer:
+        status_code = 200
+        headers: ClassVar[dict[str, str]] = {}
+        text = ""
+
+    teller = next(who for who in WHO if who.name == "teller_a")
+    assert _check(teller, "POST", "/ops/x", spec, Answer(), {}) == "expected 403 FORBIDDEN, got 200 None"
