@@ -189,9 +189,10 @@ def _totp_post(console: Console) -> Any:
             with credentials.transaction(_db(request)) as session:
                 member = signin.member_of(session, staff)
                 signin.check_second_factor(session, member, code)
-                common = {"replaces_token": token, "device_id": auth.device_id(request),
-                          "user_agent": auth.user_agent(request), "ip": auth.client_ip(request),
-                          "settings": settings}
+                common: dict[str, Any] = {
+                    "replaces_token": token, "device_id": auth.device_id(request),
+                    "user_agent": auth.user_agent(request), "ip": auth.client_ip(request), "settings": settings,
+                }
                 if member.password_must_change:
                     started = signin.start_pending(session, member, stage="password_change", **common)
                     target = _step_url(console, "/password", next)
