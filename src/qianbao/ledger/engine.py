@@ -182,29 +182,26 @@ class Batch:
             account_ids.add(ref.debit)
             account_ids.add(ref.credit)
 
-        # Everything from here on happens under the account locks.
+        holds = [r.id for r in self.refs.values() if r.kind == "pending"]
+        reversal_targets = [f[1] for _, forms in live for f in forms if f[0] == "R"]
+        keys = [items[i].key for i, _ in plain]
+        keys += [items[i].key for chain, _ in live for i in chain if not isinstance(items[i], Expire)]
+        id_count = len(plain) + sum(len(c) for c, _ in live) + len(holds)
+
+        # Lock the accounts, then read what only the locks make stable (one round trip on PostgreSQL).
+        rows, self.status, self.reversed, self.known_keys, self.ids = self.store.under_lock(
+            sorted(account_ids), holds, reversal_targets, keys, id_count)
         latest = None
-        for row in self.store.lock_accounts(sorted(account_ids)):
+        for row in rows:
             account = _Account(row)
             self.accounts[account.id] = account
             if account.last is not None and (latest is None or account.last > latest):
                 latest = account.last
-        holds = [r.id for r in self.refs.values() if r.kind == "pending"]
-        if holds:
-            self.status = self.store.pending_status(holds)
-        reversal_targets = [f[1] for _, forms in live for f in forms if f[0] == "R"]
-        if reversal_targets:
-            self.reversed = self.store.reversed_targets(reversal_targets)
-        keys = [items[i].key for i, _ in plain]
-        keys += [items[i].key for chain, _ in live for i in chain if not isinstance(items[i], Expire)]
-        if keys:
-            self.known_keys = self.store.keys(keys)
         # An account's journal never goes back in time, even if this clock is behind the last writer's.
         now = self.given_now or datetime.now(UTC)
         latest_at = as_utc(latest)
         self.now = latest_at if latest_at is not None and latest_at > now else now
         self.stamp = self.store.db_time(self.now)
-        self.ids = self.store.allocate_ids(len(plain) + sum(len(c) for c, _ in live) + len(holds))
 
         apply_plain = self._apply_plain
         for entry in order:

@@ -8,9 +8,10 @@ columns must never sit stale in an identity map.
 
 PostgreSQL: the touched account rows are locked with `SELECT ... ORDER BY id FOR NO KEY UPDATE`
 (rows are locked in the order they are returned, so two transactions never wait on each other in a
-cycle); everything read after that sees what the previous holder of those locks committed. Arrays
-(`= ANY(%s)`, `unnest`) keep the statement text constant, so psycopg prepares each statement once
-per connection.
+cycle); the reads that need the lock follow it in the same pipeline (one round trip), each as its
+own statement so that it sees what the previous holder of those locks committed. Everything a call
+writes then goes in one statement of data-modifying CTEs: spelled out as VALUES for a few rows,
+as arrays for more, and by binary COPY for the journal and key rows of a big batch.
 
 SQLite: the write transaction already began IMMEDIATE (qianbao.db), so it is alone; lists are passed
 as one JSON parameter (`json_each`) to stay clear of the bound-variable limit; times are written in
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -60,6 +62,20 @@ class Store:
 
     def db_time(self, value: datetime | None) -> Any:
         return value
+
+    def under_lock(
+        self, account_ids: Sequence[int], holds: Sequence[int], reversal_targets: Sequence[int],
+        keys: Sequence[str], id_count: int,
+    ) -> tuple[list[Any], dict[int, str], set[int], dict[str, tuple[bytes, int]], list[int]]:
+        """Lock the accounts, then read hold states, earlier reversals, known keys, and take new ids."""
+        rows = self.lock_accounts(account_ids)
+        return (
+            rows,
+            self.pending_status(holds) if holds else {},
+            self.reversed_targets(reversal_targets) if reversal_targets else set(),
+            self.keys(keys) if keys else {},
+            self.allocate_ids(id_count),
+        )
 
     def referenced(self, ids: Sequence[int]) -> list[Any]: ...
     def lock_accounts(self, ids: Sequence[int]) -> list[Any]: ...
@@ -200,85 +216,170 @@ class PostgresStore(Store):
             (list(ids), list(ids)),
         )
 
-    def lock_accounts(self, ids: Sequence[int]) -> list[Any]:
-        return self._q(
-            f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%b::int8[]) ORDER BY id FOR NO KEY UPDATE",
-            (list(ids),),
+    def under_lock(self, account_ids, holds, reversal_targets, keys, id_count):  # type: ignore[no-untyped-def]
+        # One pipeline, one round trip. The statements still run one after the other on the server, so
+        # each read after the lock takes its snapshot once the lock is held and sees the last holder's
+        # commit (a single statement would not: its snapshot predates the wait).
+        raw = self.raw
+        with raw.pipeline():
+            lock = raw.cursor()
+            if account_ids:
+                lock.execute(
+                    f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id {_any(len(account_ids), 'int8')} "
+                    "ORDER BY id FOR NO KEY UPDATE",
+                    _flat(account_ids),
+                )
+            status = raw.cursor()
+            if holds:
+                status.execute("SELECT transfer_id, status FROM ledger_pending WHERE transfer_id = ANY(%b::int8[])",
+                               (list(holds),))
+            reversed_ = raw.cursor()
+            if reversal_targets:
+                reversed_.execute("SELECT reverses_id FROM ledger_transfers WHERE reverses_id = ANY(%b::int8[])",
+                                  (list(reversal_targets),))
+            known = raw.cursor()
+            if keys:
+                known.execute(
+                    "SELECT key, request_hash, transfer_id FROM ledger_idempotency "
+                    f"WHERE key {_any(len(keys), 'varchar')}",
+                    _flat(keys),
+                )
+            ids = raw.cursor()
+            ids.execute("SELECT nextval('ledger_transfers_id_seq') FROM generate_series(1, %b::int4)", (id_count,))
+        result = (
+            lock.fetchall() if account_ids else [],
+            dict(status.fetchall()) if holds else {},
+            {r[0] for r in reversed_.fetchall()} if reversal_targets else set(),
+            {r[0]: (bytes(r[1]), r[2]) for r in known.fetchall()} if keys else {},
+            sorted((r[0] for r in ids.fetchall()), reverse=True),
         )
-
-    def pending_status(self, ids: Sequence[int]) -> dict[int, str]:
-        return dict(self._q("SELECT transfer_id, status FROM ledger_pending WHERE transfer_id = ANY(%b::int8[])",
-                            (list(ids),)))
-
-    def keys(self, keys: Sequence[str]) -> dict[str, tuple[bytes, int]]:
-        rows = self._q(
-            "SELECT key, request_hash, transfer_id FROM ledger_idempotency WHERE key = ANY(%b::varchar[])",
-            (list(keys),),
-        )
-        return {r[0]: (bytes(r[1]), r[2]) for r in rows}
-
-    def reversed_targets(self, ids: Sequence[int]) -> set[int]:
-        rows = self._q("SELECT reverses_id FROM ledger_transfers WHERE reverses_id = ANY(%b::int8[])", (list(ids),))
-        return {r[0] for r in rows}
-
-    def allocate_ids(self, count: int) -> list[int]:
-        rows = self._q("SELECT nextval('ledger_transfers_id_seq') FROM generate_series(1, %b::int4)", (count,))
-        return sorted((r[0] for r in rows), reverse=True)
+        for cur in (lock, status, reversed_, known, ids):
+            cur.close()
+        return result
 
     def write(self, transfers, keys, pending_new, pending_done, totals, stamp) -> None:  # type: ignore[no-untyped-def]
         import psycopg
 
-        if len(transfers) >= COPY_FROM:
-            self._copy(f"ledger_transfers ({TRANSFER_COLUMNS})", _TRANSFER_TYPES, transfers)
-        elif transfers:
-            cols = list(zip(*transfers, strict=True))
-            self._x(
-                f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) "
-                "SELECT * FROM unnest(%b::int8[], %b::varchar[], %b::int8[], %b::int8[], %b::int8[], "
-                "%b::varchar[], %b::varchar[], %b::text[]::json[], %b::int8[], %b::int8[], %b::int8[], "
-                "%b::timestamptz[], %b::timestamptz[])",
-                [list(c) for c in cols],
-            )
-        if keys:
-            try:
-                if len(keys) >= COPY_FROM:
-                    self._copy("ledger_idempotency (key, request_hash, transfer_id, created_at)",
-                               ["varchar", "bytea", "int8", "timestamptz"], [(k, h, t, stamp) for k, h, t in keys])
-                else:
-                    k, h, t = zip(*keys, strict=True)
-                    self._x(
-                        "INSERT INTO ledger_idempotency (key, request_hash, transfer_id, created_at) "
-                        "SELECT k, h, t, %b FROM unnest(%b::varchar[], %b::bytea[], %b::int8[]) AS u(k, h, t)",
-                        (stamp, list(k), list(h), list(t)),
-                    )
-            except psycopg.errors.UniqueViolation as exc:
-                # Two transactions used one key for requests on disjoint accounts at the same moment:
-                # the later one loses here, and its whole transaction must roll back.
-                raise QianbaoError("IDEMPOTENCY_KEY_REUSED") from exc
-        if pending_new:
-            t, at = zip(*pending_new, strict=True)
-            self._x(
-                "INSERT INTO ledger_pending (transfer_id, status, timeout_at, resolved_by) "
-                "SELECT t, 'pending', at, NULL FROM unnest(%b::int8[], %b::timestamptz[]) AS u(t, at)",
-                (list(t), list(at)),
-            )
-        if pending_done:
-            t, s, b = zip(*pending_done, strict=True)
-            self._x(
-                "UPDATE ledger_pending AS p SET status = u.s, resolved_by = u.b "
-                "FROM unnest(%b::int8[], %b::varchar[], %b::int8[]) AS u(t, s, b) "
-                "WHERE p.transfer_id = u.t AND p.status = 'pending'",
-                (list(t), list(s), list(b)),
-            )
-        if totals:
-            a, dp, cp, dpe, cpe = zip(*totals, strict=True)
-            self._x(
-                "UPDATE ledger_accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, "
-                "debits_pending = u.dpe, credits_pending = u.cpe, last_transfer_at = %b "
-                "FROM unnest(%b::int8[], %b::int8[], %b::int8[], %b::int8[], %b::int8[]) "
-                "AS u(id, dp, cp, dpe, cpe) WHERE a.id = u.id",
-                (stamp, list(a), list(dp), list(cp), list(dpe), list(cpe)),
-            )
+        try:
+            if len(transfers) >= COPY_FROM:
+                self._copy(f"ledger_transfers ({TRANSFER_COLUMNS})", _TRANSFER_TYPES, transfers)
+                self._copy("ledger_idempotency (key, request_hash, transfer_id, created_at)",
+                           ["varchar", "bytea", "int8", "timestamptz"], [(k, h, t, stamp) for k, h, t in keys])
+                transfers, keys = [], []
+            if len(transfers) + len(keys) + len(pending_new) + len(pending_done) + len(totals) <= SMALL_WRITE:
+                sql, params = _small_write(transfers, keys, pending_new, pending_done, totals, stamp)
+                if sql:
+                    self._x(sql, params)
+            else:
+                self._x(_WRITE, _write_params(transfers, keys, pending_new, pending_done, totals, stamp))
+        except psycopg.errors.UniqueViolation as exc:
+            if "pk_ledger_idempotency" not in str(exc):
+                raise
+            # Two transactions used one key for requests on disjoint accounts at the same moment:
+            # the later one loses here, and its whole transaction must roll back.
+            raise QianbaoError("IDEMPOTENCY_KEY_REUSED") from exc
+
+
+# Everything a call writes, in one statement (data-modifying CTEs): one parse, one round trip, and
+# the same text every time so it is prepared once per connection. Empty arrays write nothing.
+_WRITE = (
+    f"WITH t AS (INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) "
+    "SELECT * FROM unnest(%b::int8[], %b::varchar[], %b::int8[], %b::int8[], %b::int8[], %b::varchar[], "
+    "%b::varchar[], %b::text[]::json[], %b::int8[], %b::int8[], %b::int8[], %b::timestamptz[], %b::timestamptz[])), "
+    "k AS (INSERT INTO ledger_idempotency (key, request_hash, transfer_id, created_at) "
+    "SELECT u.k, u.h, u.t, %b FROM unnest(%b::varchar[], %b::bytea[], %b::int8[]) AS u(k, h, t)), "
+    "n AS (INSERT INTO ledger_pending (transfer_id, status, timeout_at, resolved_by) "
+    "SELECT u.t, 'pending', u.at, NULL FROM unnest(%b::int8[], %b::timestamptz[]) AS u(t, at)), "
+    "d AS (UPDATE ledger_pending AS p SET status = u.s, resolved_by = u.b "
+    "FROM unnest(%b::int8[], %b::varchar[], %b::int8[]) AS u(t, s, b) "
+    "WHERE p.transfer_id = u.t AND p.status = 'pending'), "
+    "a AS (UPDATE ledger_accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, "
+    "debits_pending = u.dpe, credits_pending = u.cpe, last_transfer_at = %b "
+    "FROM unnest(%b::int8[], %b::int8[], %b::int8[], %b::int8[], %b::int8[]) AS u(id, dp, cp, dpe, cpe) "
+    "WHERE a.id = u.id) "
+    "SELECT 1"
+)
+
+
+# Up to this many rows in all, a call's writes are spelled out as VALUES lists with one parameter per
+# value: psycopg adapts a Python list to an array in Python, which costs a single transfer more than
+# the whole statement does on the server. The statement's text depends only on the counts, so the few
+# shapes a single transfer produces are each prepared once.
+SMALL_WRITE = 24
+_SMALL_LIST = 16
+
+
+def _any(count: int, sql_type: str) -> str:
+    if count <= _SMALL_LIST:
+        return "IN (" + ", ".join([f"%b::{sql_type}"] * count) + ")"
+    return f"= ANY(%b::{sql_type}[])"
+
+
+def _flat(values: Sequence[Any]) -> list[Any]:
+    return list(values) if len(values) <= _SMALL_LIST else [list(values)]
+
+
+_T_TYPES = ("int8", "varchar", "int8", "int8", "int8", "varchar", "varchar", "text", "int8", "int8", "int8",
+            "timestamptz", "timestamptz")
+
+
+@lru_cache(maxsize=64)
+def _small_write_sql(nt: int, nk: int, nn: int, nd: int, na: int) -> str:
+    def values(count: int, types: Sequence[str]) -> str:
+        row = "(" + ", ".join(f"%b::{t}" for t in types) + ")"
+        return ", ".join([row] * count)
+
+    parts = []
+    if nt:
+        parts.append(f"t AS (INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) "
+                     f"SELECT c1, c2, c3, c4, c5, c6, c7, c8::json, c9, c10, c11, c12, c13 FROM (VALUES "
+                     f"{values(nt, _T_TYPES)}) AS v(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13))")
+    if nk:
+        parts.append("k AS (INSERT INTO ledger_idempotency (key, request_hash, transfer_id, created_at) VALUES "
+                     f"{values(nk, ('varchar', 'bytea', 'int8', 'timestamptz'))})")
+    if nn:
+        parts.append("n AS (INSERT INTO ledger_pending (transfer_id, status, timeout_at, resolved_by) "
+                     f"SELECT t, 'pending', at, NULL FROM (VALUES {values(nn, ('int8', 'timestamptz'))}) AS v(t, at))")
+    if nd:
+        parts.append("d AS (UPDATE ledger_pending AS p SET status = u.s, resolved_by = u.b FROM (VALUES "
+                     f"{values(nd, ('int8', 'varchar', 'int8'))}) AS u(t, s, b) "
+                     "WHERE p.transfer_id = u.t AND p.status = 'pending')")
+    if na:
+        parts.append("a AS (UPDATE ledger_accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, "
+                     "debits_pending = u.dpe, credits_pending = u.cpe, last_transfer_at = u.at FROM (VALUES "
+                     f"{values(na, ('int8', 'int8', 'int8', 'int8', 'int8', 'timestamptz'))}) "
+                     "AS u(id, dp, cp, dpe, cpe, at) WHERE a.id = u.id)")
+    return "WITH " + ", ".join(parts) + " SELECT 1" if parts else ""
+
+
+def _small_write(transfers, keys, pending_new, pending_done, totals, stamp) -> tuple[str, list[Any]]:  # type: ignore[no-untyped-def]
+    params: list[Any] = []
+    for row in transfers:
+        params += row
+    for k, h, t in keys:
+        params += (k, h, t, stamp)
+    for row in pending_new:
+        params += row
+    for row in pending_done:
+        params += row
+    for row in totals:
+        params += (*row, stamp)
+    sql = _small_write_sql(len(transfers), len(keys), len(pending_new), len(pending_done), len(totals))
+    return sql, params
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _write_params(transfers, keys, pending_new, pending_done, totals, stamp) -> list[Any]:  # type: ignore[no-untyped-def]
+    return [
+        *_columns(transfers, 13),
+        stamp, *_columns(keys, 3),
+        *_columns(pending_new, 2),
+        *(_columns([(t, s, b) for t, s, b in pending_done], 3)),
+        stamp, *_columns(totals, 5),
+    ]
 
 
 def store_for(session: Session) -> Store:
