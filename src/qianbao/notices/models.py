@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qianbao.db import Base, UtcDateTime
@@ -67,7 +67,8 @@ class InboxNotice(Base):
     recipient_id: Mapped[int] = mapped_column(BigInteger, index=True)
     title_key: Mapped[str] = mapped_column(String(100))
     body_key: Mapped[str] = mapped_column(String(100))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Encrypted: a producer may put a name or an amount in the params, and the inbox outlives the outbox.
+    params: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

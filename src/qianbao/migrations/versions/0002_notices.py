@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("recipient_id", sa.BigInteger(), nullable=False),
         sa.Column("title_key", sa.String(length=100), nullable=False),
         sa.Column("body_key", sa.String(length=100), nullable=False),
-        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("params", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox_notice")),
