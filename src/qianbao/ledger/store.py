@@ -221,40 +221,49 @@ class PostgresStore(Store):
         # each read after the lock takes its snapshot once the lock is held and sees the last holder's
         # commit (a single statement would not: its snapshot predates the wait).
         raw = self.raw
+        lock = status = reversed_ = None
         with raw.pipeline():
-            lock = raw.cursor()
             if account_ids:
+                lock = raw.cursor()
                 lock.execute(
                     f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id {_any(len(account_ids), 'int8')} "
                     "ORDER BY id FOR NO KEY UPDATE",
                     _flat(account_ids),
                 )
-            status = raw.cursor()
             if holds:
+                status = raw.cursor()
                 status.execute("SELECT transfer_id, status FROM ledger_pending WHERE transfer_id = ANY(%b::int8[])",
                                (list(holds),))
-            reversed_ = raw.cursor()
             if reversal_targets:
+                reversed_ = raw.cursor()
                 reversed_.execute("SELECT reverses_id FROM ledger_transfers WHERE reverses_id = ANY(%b::int8[])",
                                   (list(reversal_targets),))
+            # The known keys and the new ids in one statement (rows without a key carry an id).
             known = raw.cursor()
-            if keys:
-                known.execute(
-                    "SELECT key, request_hash, transfer_id FROM ledger_idempotency "
-                    f"WHERE key {_any(len(keys), 'varchar')}",
-                    _flat(keys),
-                )
-            ids = raw.cursor()
-            ids.execute("SELECT nextval('ledger_transfers_id_seq') FROM generate_series(1, %b::int4)", (id_count,))
+            key_filter = f"key {_any(len(keys), 'varchar')}" if keys else "false"
+            known.execute(
+                f"SELECT key, request_hash, transfer_id FROM ledger_idempotency WHERE {key_filter} UNION ALL "
+                "SELECT NULL, NULL, nextval('ledger_transfers_id_seq') FROM generate_series(1, %b::int4)",
+                (*_flat(keys), id_count),
+            )
+        found: dict[str, tuple[bytes, int]] = {}
+        ids: list[int] = []
+        for key, digest, number in known.fetchall():
+            if key is None:
+                ids.append(number)
+            else:
+                found[key] = (bytes(digest), number)
+        ids.sort(reverse=True)
         result = (
-            lock.fetchall() if account_ids else [],
-            dict(status.fetchall()) if holds else {},
-            {r[0] for r in reversed_.fetchall()} if reversal_targets else set(),
-            {r[0]: (bytes(r[1]), r[2]) for r in known.fetchall()} if keys else {},
-            sorted((r[0] for r in ids.fetchall()), reverse=True),
+            lock.fetchall() if lock else [],
+            dict(status.fetchall()) if status else {},
+            {r[0] for r in reversed_.fetchall()} if reversed_ else set(),
+            found,
+            ids,
         )
-        for cur in (lock, status, reversed_, known, ids):
-            cur.close()
+        for cur in (lock, status, reversed_, known):
+            if cur is not None:
+                cur.close()
         return result
 
     def write(self, transfers, keys, pending_new, pending_done, totals, stamp) -> None:  # type: ignore[no-untyped-def]
