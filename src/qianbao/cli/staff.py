@@ -89,8 +89,10 @@ def create(
         role_name = _t(f"staff.role.{member.role}")
         summary = _t("cli.staff.created", employee_no=member.employee_no, name=member.name, role=role_name)
     console.print(f"[green]✓[/] {summary}")
-    console.print(_t("cli.staff.one_time_password", password=created.initial_password), markup=False)
-    console.print(_t("cli.staff.totp_uri"))
+    # soft_wrap: a secret broken over two lines would be copied wrong.
+    console.print(_t("cli.staff.one_time_password", password=created.initial_password), markup=False,
+                  soft_wrap=True)
+    console.print(_t("cli.staff.totp_uri"), soft_wrap=True)
     console.print(created.totp.uri, markup=False, soft_wrap=True)
     console.print(_ascii_qr(created.totp.uri), markup=False, highlight=False)
 
@@ -146,7 +148,8 @@ def reset_password(employee_no: str = typer.Argument(..., help="Employee number.
         staff_id = _member_id(session, employee_no)
         password = members.reset_password(session, staff_id, by=CLI_ACTOR, channel="system", settings=cfg)
         number = members.get_staff(session, staff_id).employee_no
-    console.print(_t("cli.staff.password_reset", employee_no=number, password=password), markup=False)
+    console.print(_t("cli.staff.password_reset", employee_no=number, password=password), markup=False,
+                  soft_wrap=True)
 
 
 @staff_app.command("totp")
@@ -164,4 +167,4 @@ def totp(employee_no: str = typer.Argument(..., help="Employee number of a demo 
         raise QianbaoError("STAFF_TOTP_NOT_ENROLLED", employee_no=number[:20])
     totp_ = pyotp.TOTP(secret)
     seconds = totp_.interval - int(time.time()) % totp_.interval
-    console.print(_t("cli.staff.totp_code", employee_no=number, code=totp_.now(), seconds=seconds))
+    console.print(_t("cli.staff.totp_code", employee_no=number, code=totp_.now(), seconds=seconds), soft_wrap=True)
