@@ -101,6 +101,12 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     *((method, f"/{console}/login{step}") for console in ("teller", "ops")
       for method, step in (("GET", ""), ("POST", ""), ("GET", "/totp"), ("POST", "/totp"),
                            ("POST", "/totp/new"), ("GET", "/password"), ("POST", "/password"))),
+    # The customer app before sign-in (qianbao.web.customer_pages): forms post with the device-bound CSRF token.
+    ("GET", "/app/register"), ("POST", "/app/register/code"), ("POST", "/app/register"), ("GET", "/app/terms"),
+    ("GET", "/app/login"), ("POST", "/app/login"), ("POST", "/app/login/device"),
+    ("POST", "/app/login/device/resend"), ("POST", "/app/login/totp"),
+    ("GET", "/app/password/reset"), ("POST", "/app/password/reset/code"), ("POST", "/app/password/reset"),
+    ("POST", "/api/v1/customer/passkeys/login/options"), ("POST", "/api/v1/customer/passkeys/login"),
 })
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
 

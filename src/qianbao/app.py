@@ -15,7 +15,7 @@ from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.pii.keyring import installed_keyring, load_keyring, use_keyring
 from qianbao.settings import Settings
-from qianbao.web import auth, ops_audit, ops_sms, pages, staff_pages
+from qianbao.web import auth, customer_pages, customer_realname, ops_audit, ops_sms, pages, staff_pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -45,12 +45,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(ops_sms.router)
     app.include_router(ops_audit.router)
     app.include_router(staff_pages.router)
+    app.include_router(customer_pages.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        body_limits=customer_realname.BODY_LIMITS,
         default_language=settings.default_language,
     )
     # Outermost of all, so every response gets the security headers, crash-guard problems included.

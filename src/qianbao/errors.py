@@ -198,6 +198,20 @@ CATALOGUE: dict[str, int] = {
     "WALLET_NOT_FROZEN": 409,
     "WALLET_UNFREEZE_AT_COUNTER": 409,
     "WALLET_UNFREEZE_BY_OPERATOR": 409,
+    # the customer app (qianbao.web.customer_*): form confirmations and the sign-in steps
+    "PASSWORD_MISMATCH": 422,
+    "PIN_MISMATCH": 422,
+    "SIGNIN_TICKET_INVALID": 400,
+    "ID_CARD_VALIDITY_INVALID": 422,
+    # passkeys (qianbao.credentials.passkeys)
+    "PASSKEY_CHALLENGE_INVALID": 400,
+    "PASSKEY_INVALID": 422,
+    "PASSKEY_USER_NOT_VERIFIED": 422,
+    "PASSKEY_ALREADY_REGISTERED": 409,
+    "PASSKEY_LIMIT": 409,
+    "PASSKEY_NOT_RECOGNISED": 401,
+    "PASSKEY_SIGN_COUNT": 401,
+    "PASSKEY_NONE": 409,
 }
 
 

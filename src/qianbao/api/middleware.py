@@ -57,9 +57,12 @@ def resolve_language(scope: Scope, default: str) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, default_language: str) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, default_language: str,
+                 body_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Larger limits for the few paths that take uploads (path -> bytes), e.g. the ID photos.
+        self.body_limits = dict(body_limits or {})
         self.default_language = default_language
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,10 +89,11 @@ class RequestContextMiddleware:
             await send(message)
 
         declared = _header(scope, b"content-length")
+        limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
         try:
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 await self._problem(send_wrapper, 413, "PAYLOAD_TOO_LARGE", lang, rid, scope,
-                                    {"limit": self.max_body_bytes})
+                                    {"limit": limit})
                 return
             received = 0
 
@@ -98,7 +102,7 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > limit:
                         raise BodyTooLarge
                 return message
 
@@ -106,7 +110,7 @@ class RequestContextMiddleware:
         except BodyTooLarge:
             if status_holder["status"] is None:
                 await self._problem(send_wrapper, 413, "PAYLOAD_TOO_LARGE", lang, rid, scope,
-                                    {"limit": self.max_body_bytes})
+                                    {"limit": limit})
         except Exception:
             log.exception("unhandled_error", path=scope.get("path"), method=scope.get("method"))
             if status_holder["status"] is None:

@@ -91,12 +91,15 @@ def portal(request: Request) -> HTMLResponse:
 
 @router.get("/app", response_class=HTMLResponse)
 def customer_home(request: Request) -> HTMLResponse:
+    from qianbao.web.customer_common import home_context  # the signed-in holder's wallet, if any
+
     lang = _lang(request)
     return render(
         request, "customer/home.html", section="home",
         quick_actions=CUSTOMER_QUICK_ACTIONS,
         tiers=tier_summaries(),
         yuan_compact=lambda fen: yuan_compact(fen, lang),
+        **home_context(request),
     )
 
 
