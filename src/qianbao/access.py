@@ -107,6 +107,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/app/login/device/resend"), ("POST", "/app/login/totp"),
     ("GET", "/app/password/reset"), ("POST", "/app/password/reset/code"), ("POST", "/app/password/reset"),
     ("POST", "/api/v1/customer/passkeys/login/options"), ("POST", "/api/v1/customer/passkeys/login"),
+    # The customer-facing PIN pad at the counter (qianbao.web.pinpad_pages): paired by a one-time code, its
+    # forms post with the device-bound CSRF token and it works with its own short-lived pairing token.
+    ("GET", "/pinpad"), ("POST", "/pinpad/pair"), ("POST", "/pinpad/complete"), ("POST", "/pinpad/leave"),
 })
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
 

@@ -15,7 +15,17 @@ from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.pii.keyring import installed_keyring, load_keyring, use_keyring
 from qianbao.settings import Settings
-from qianbao.web import auth, customer_pages, customer_realname, ops_audit, ops_sms, pages, staff_pages
+from qianbao.web import (
+    auth,
+    customer_pages,
+    customer_realname,
+    ops_audit,
+    ops_sms,
+    pages,
+    pinpad_pages,
+    staff_pages,
+    teller_pages,
+)
 from qianbao.web.render import STATIC_PATH
 
 
@@ -45,6 +55,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(ops_sms.router)
     app.include_router(ops_audit.router)
     app.include_router(staff_pages.router)
+    app.include_router(teller_pages.router)
+    app.include_router(pinpad_pages.router)
     app.include_router(customer_pages.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.

@@ -212,6 +212,10 @@ CATALOGUE: dict[str, int] = {
     "PASSKEY_NOT_RECOGNISED": 401,
     "PASSKEY_SIGN_COUNT": 401,
     "PASSKEY_NONE": 409,
+    # the teller console's counter opening (qianbao.web.teller_pages)
+    "CUSTOMER_PHOTO_REQUIRED": 422,
+    "ID_CARD_VALIDITY_REQUIRED": 422,
+    "COUNTER_HOLDER_NOT_FOUND": 404,
 }
 
 

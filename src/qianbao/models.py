@@ -12,6 +12,7 @@ from qianbao.credentials import passkeys as _passkeys_models  # noqa: F401
 from qianbao.db import Base
 from qianbao.ledger import models as _ledger_models  # noqa: F401
 from qianbao.notices import models as _notices_models  # noqa: F401
+from qianbao.receipts import models as _receipts_models  # noqa: F401
 from qianbao.staff import models as _staff_models  # noqa: F401
 from qianbao.wallets import models as _wallets_models  # noqa: F401
 
