@@ -51,7 +51,7 @@ def test_a_matching_identity_is_approved_at_once_and_the_wallet_becomes_tier3(cl
 
 
 def test_a_long_term_card_needs_no_end_date(client, db, holder) -> None:  # type: ignore[no-untyped-def]
-    customer_id, csrf = holder
+    _customer_id, csrf = holder
     response = _submit(client, csrf, valid_until="", long_term=True)
     assert response.status_code == 303
     assert "长期有效" in client.get("/app/realname/status", headers=HTML).text

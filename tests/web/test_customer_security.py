@@ -17,7 +17,8 @@ from qianbao.notices.delivery import deliver_due
 from qianbao.web import auth
 
 OTHER_PHONE = "13987654321"
-CHROME_ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0 Mobile Safari/537.36")
 
 
 @pytest.fixture
@@ -121,7 +122,9 @@ def test_a_refused_password_change_says_why(  # type: ignore[no-untyped-def]
 
 # ---- dynamic password -------------------------------------------------------------------------------
 
-def test_the_dynamic_password_is_enrolled_with_a_qr_image_confirmed_and_turned_off(client, db, settings, holder) -> None:  # type: ignore[no-untyped-def]
+def test_the_dynamic_password_is_enrolled_with_a_qr_image_confirmed_and_turned_off(  # type: ignore[no-untyped-def]
+    client, db, settings, holder
+) -> None:
     customer_id, csrf = holder
     page = client.post("/app/security/totp/begin", data={"csrf_token": csrf}, headers=HTML)
     assert re.search(r'<img src="/app/security/totp/qr.svg\?v=[^"]+"', page.text)
