@@ -20,6 +20,7 @@ from qianbao.web import (
     customer_pages,
     customer_realname,
     ops_audit,
+    ops_pages,
     ops_sms,
     pages,
     pinpad_pages,
@@ -54,6 +55,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(ops_sms.router)
     app.include_router(ops_audit.router)
+    app.include_router(ops_pages.router)
     app.include_router(staff_pages.router)
     app.include_router(teller_pages.router)
     app.include_router(pinpad_pages.router)

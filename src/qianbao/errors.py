@@ -198,6 +198,10 @@ CATALOGUE: dict[str, int] = {
     "WALLET_NOT_FROZEN": 409,
     "WALLET_UNFREEZE_AT_COUNTER": 409,
     "WALLET_UNFREEZE_BY_OPERATOR": 409,
+    # the ops console's wallet pages (qianbao.web.ops_*): look-up and policy forms
+    "OPS_LOOKUP_UNRECOGNISED": 422,
+    "POLICY_AMOUNT_INVALID": 422,
+    "POLICY_AGE_INVALID": 422,
     # the customer app (qianbao.web.customer_*): form confirmations and the sign-in steps
     "PASSWORD_MISMATCH": 422,
     "PIN_MISMATCH": 422,

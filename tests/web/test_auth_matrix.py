@@ -89,11 +89,61 @@ def _approval(world: World) -> Obj:
         return Obj(str(request.id), branch=BRANCH_A)
 
 
+_MATRIX_PHONES = iter(range(13900000100, 13900009999))
+_MATRIX_IDS = iter(range(10_000))
+
+
+def _unsure_id_number() -> str:
+    """A fresh valid resident ID number whose sequence (900-989) makes the sandbox verifier unsure."""
+    from datetime import date, timedelta
+
+    from stdnum.cn import ric
+
+    n = next(_MATRIX_IDS)
+    body = f"110105{date(1990, 1, 1) + timedelta(days=n // 90):%Y%m%d}{900 + n % 90}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def _app_wallet(world: World) -> tuple[int, int]:
+    """(customer id, wallet id) of a holder registered in the app (ops pages: no branch, no owner check)."""
+    from qianbao import wallets
+
+    phone = str(next(_MATRIX_PHONES))
+    with world.db.transaction() as session:
+        issued = wallets.start_registration(session, phone, None, "zh-CN", send=False, settings=world.settings)
+        customer, wallet = wallets.complete_registration(session, phone, issued.code, "Matrix-Wallet-77", True,
+                                                         settings=world.settings)
+        return customer.id, wallet.id
+
+
+def _kyc_submission(world: World) -> Obj:
+    """A real-name submission waiting in the ops KYC queue (the sandbox verifier is unsure of the number)."""
+    import io
+
+    from PIL import Image
+
+    from qianbao import wallets
+    from qianbao.adapters.identity.sandbox import SandboxIdentityVerifier
+
+    customer_id, _ = _app_wallet(world)
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 40), "#d8e4f0").save(photo, format="JPEG")
+    with world.db.transaction() as session:
+        submission = wallets.submit_real_name(session, customer_id, "周建国", _unsure_id_number(), None,
+                                              photo.getvalue(), photo.getvalue(),
+                                              verifier=SandboxIdentityVerifier(latency_ms=0), settings=world.settings)
+        return Obj(str(submission.id))
+
+
 # Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
 PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "code": lambda world: Obj("en"),
     "staff_id": lambda world: Obj(str(world.make_staff("teller", branch=BRANCH_A).id), branch=BRANCH_A),
     "approval_id": _approval,
+    "submission_id": _kyc_submission,
+    "side": lambda world: Obj("front"),
+    "wallet_id": lambda world: Obj(str(_app_wallet(world)[1])),
+    "tier": lambda world: Obj("4"),
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {

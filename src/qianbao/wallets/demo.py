@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.orm import Session
 
 from qianbao.adapters.idcard.sandbox import card_for_citizen
@@ -52,12 +53,17 @@ DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
 )
 
 
+# Debian's fonts-noto-cjk (installed for the PDF receipts): Pillow's own default font has no Chinese.
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+
+
 def id_photo(label: str, *, fmt: str = "JPEG") -> bytes:
-    """A plain card-sized picture standing in for a photographed ID card side."""
+    """A plain card-sized picture standing in for a photographed ID card side (the ops KYC page shows it)."""
     image = Image.new("RGB", (856, 540), "#e8eef5")
     draw = ImageDraw.Draw(image)
     draw.rectangle((20, 20, 836, 520), outline="#5a7da8", width=6)
-    draw.text((60, 60), label, fill="#1f3a5f")
+    font = ImageFont.truetype(str(CJK_FONT), 40) if CJK_FONT.exists() else ImageFont.load_default(size=40)
+    draw.text((60, 60), label, fill="#1f3a5f", font=font)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()

@@ -110,9 +110,11 @@ def teller_desk(request: Request) -> HTMLResponse:
 
 @router.get("/ops", response_class=HTMLResponse, dependencies=[Depends(requires("ops.read"))])
 def ops_dashboard(request: Request) -> HTMLResponse:
+    from qianbao.web.ops_dashboard import dashboard_figures  # counted from the database on every visit
+
     return render(
         request, "ops/dashboard.html", section="dashboard",
-        today=today_text(_lang(request)), work_queues=OPS_WORK_QUEUES,
+        today=today_text(_lang(request)), work_queues=OPS_WORK_QUEUES, figures=dashboard_figures(request),
     )
 
 
