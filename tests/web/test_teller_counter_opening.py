@@ -102,7 +102,7 @@ def test_an_unsure_identity_check_waits_for_a_supervisor_in_the_approval_queue(
     page = teller.get(f"/teller/open/{app_id}")
     assert state(page) == "等待主管审批" and 'data-testid="awaiting-supervisor"' in page.text
     assert "身份核查：无法自动确认" in page.text
-    assert 'hx-get="/teller/open/%d/status?seen=awaiting_supervisor"' % app_id in page.text
+    assert f'hx-get="/teller/open/{app_id}/status?seen=awaiting_supervisor"' in page.text
 
     queue = supervisor.get("/teller/approvals")
     assert f"柜面开户申请 #{app_id}：周*国（3201**********9132），身份核查无法自动确认。" in queue.text
