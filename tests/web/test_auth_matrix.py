@@ -135,6 +135,42 @@ def _kyc_submission(world: World) -> Obj:
         return Obj(str(submission.id))
 
 
+def _other_customers_notice(world: World) -> Obj:
+    """An in-app notice of another customer, delivered as the outbox worker delivers it."""
+    from qianbao.notices import inbox
+    from qianbao.notices.outbox import enqueue_inbox
+
+    with world.db.transaction() as session:
+        message_id = enqueue_inbox(session, OTHER_CUSTOMER, "notice.wallet.opened.title", "notice.wallet.opened.body")
+        inbox.write_notice(session, outbox_message_id=message_id, recipient_id=OTHER_CUSTOMER,
+                           title_key="notice.wallet.opened.title", body_key="notice.wallet.opened.body")
+        notice = inbox.list_notices(session, OTHER_CUSTOMER, limit=1)[0]
+        return Obj(str(notice.id), owner_customer=OTHER_CUSTOMER)
+
+
+def _other_customers_session(world: World) -> Obj:
+    with world.db.transaction() as session:
+        started = credentials.start_session(session, Principal.customer(OTHER_CUSTOMER), settings=world.settings)
+        return Obj(started.public_id, owner_customer=OTHER_CUSTOMER)
+
+
+def _other_customers_passkey(world: World) -> Obj:
+    """A passkey of another customer. Written as a row: registering one needs an authenticator's signed
+    answer (tests/credentials/soft_authenticator.py), and only who owns it matters here."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from qianbao.credentials.passkeys import Passkey
+
+    with world.db.transaction() as session:
+        row = Passkey(principal_type="customer", principal_id=OTHER_CUSTOMER, public_id=secrets.token_urlsafe(12),
+                      credential_id=secrets.token_urlsafe(16), public_key=b"\xa5", sign_count=0, name="matrix",
+                      backed_up=False, created_at=datetime.now(UTC))
+        session.add(row)
+        session.flush()
+        return Obj(row.public_id, owner_customer=OTHER_CUSTOMER)
+
+
 # Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
 PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "code": lambda world: Obj("en"),
@@ -144,6 +180,9 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "side": lambda world: Obj("front"),
     "wallet_id": lambda world: Obj(str(_app_wallet(world)[1])),
     "tier": lambda world: Obj("4"),
+    "notice_id": _other_customers_notice,
+    "session_id": _other_customers_session,
+    "passkey_id": _other_customers_passkey,
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {
