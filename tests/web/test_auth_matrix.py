@@ -171,6 +171,57 @@ def _other_customers_passkey(world: World) -> Obj:
         return Obj(row.public_id, owner_customer=OTHER_CUSTOMER)
 
 
+def _counter_person() -> tuple[str, str, str]:
+    """(name, resident ID number, mobile) of a fresh adult the sandbox verifier matches (sequence 100-189)."""
+    from datetime import date, timedelta
+
+    from stdnum.cn import ric
+
+    n = next(_COUNTER_IDS)
+    body = f"110105{date(1985, 1, 1) + timedelta(days=n // 90):%Y%m%d}{100 + n % 90}"
+    return "测试客户", body + ric.calc_check_digit(body + "0"), str(next(_MATRIX_PHONES))
+
+
+def _counter_application(world: World, *, complete: bool = False) -> tuple[int, int]:
+    """(application id, teller id) of a counter application taken in branch A, opened on the PIN pad if asked."""
+    import io
+
+    from PIL import Image
+
+    from qianbao import wallets
+    from qianbao.adapters.identity.sandbox import SandboxIdentityVerifier
+
+    teller = world.make_staff("teller", branch=BRANCH_A)
+    name, id_number, phone = _counter_person()
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 64), "#d8e4f0").save(photo, format="JPEG")
+    with world.db.transaction() as session:
+        application = wallets.counter_application(
+            session, teller.id, teller.member.branch_id, name, id_number, phone,
+            wallets.ManualIdCard(valid_until=None, physical_card_checked=True), photo.getvalue(),
+            verifier=SandboxIdentityVerifier(latency_ms=0), settings=world.settings,
+        )
+        if complete:
+            token = wallets.pair_pinpad(session, wallets.pinpad_pairing_code(session, application.id).code).token
+            wallets.complete_counter_opening(session, token, "Matrix-Wallet-77", "258036", settings=world.settings)
+        return application.id, teller.id
+
+
+def _counter_receipt(world: World) -> Obj:
+    """The receipt of a wallet opened at a branch-A counter."""
+    from qianbao import receipts
+
+    application_id, teller_id = _counter_application(world, complete=True)
+    with world.db.transaction() as session:
+        receipts.issue(session, world.staff["teller_a"].member.branch_id, "wallet.open", application_id, teller_id)
+        receipt = receipts.receipt_for(session, "wallet.open", application_id)
+        assert receipt is not None
+        return Obj(str(receipt.id), branch=BRANCH_A)
+
+
+_COUNTER_IDS = iter(range(10_000))
+
+
 # Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
 PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "code": lambda world: Obj("en"),
@@ -183,6 +234,8 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "notice_id": _other_customers_notice,
     "session_id": _other_customers_session,
     "passkey_id": _other_customers_passkey,
+    "application_id": lambda world: Obj(str(_counter_application(world)[0]), branch=BRANCH_A),
+    "receipt_id": _counter_receipt,
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {
