@@ -99,8 +99,10 @@ class _ChainFailed(Exception):
 class Batch:
     """One create_transfers call. Also remembers the rows it wrote so callers can return them."""
 
-    def __init__(self, session: Session, items: list[Request | Expire], now: datetime | None) -> None:
+    def __init__(self, session: Session, items: list[Request | Expire], now: datetime | None,
+                 *, optimistic: bool = True) -> None:
         self.session = session
+        self.optimistic = optimistic
         self.items = items
         self.given_now = now
         self.results = [ItemResult(i, getattr(it, "key", "")) for i, it in enumerate(items)]
@@ -187,8 +189,15 @@ class Batch:
         keys = [items[i].key for i, _ in plain]
         keys += [items[i].key for chain, _ in live for i in chain if not isinstance(items[i], Expire)]
         id_count = len(plain) + sum(len(c) for c, _ in live) + len(holds)
+        # One plain transfer on PostgreSQL: instead of looking its key up first, the write claims the key
+        # (INSERT ... ON CONFLICT DO NOTHING) and writes the rest only if the claim succeeded. A known key
+        # (a retry, or a misuse) then takes the general path, which answers it. One statement fewer for
+        # the most common call there is.
+        optimistic = self.optimistic and self.store.claims_keys and len(plain) == 1 and not live
+        if optimistic:
+            keys, id_count = [], 0
 
-        # Lock the accounts, then read what only the locks make stable (one round trip on PostgreSQL).
+        # Lock the accounts, then read what only the locks make stable.
         rows, self.status, self.reversed, self.known_keys, self.ids = self.store.under_lock(
             sorted(account_ids), holds, reversal_targets, keys, id_count)
         latest = None
@@ -203,40 +212,61 @@ class Batch:
         self.now = latest_at if latest_at is not None and latest_at > now else now
         self.stamp = self.store.db_time(self.now)
 
+        if optimistic:
+            return self._run_optimistic(*plain[0])
+
         apply_plain = self._apply_plain
         for entry in order:
             if entry >= 0:
-                apply_plain(*plain[entry])
+                i, f = plain[entry]
             else:
                 chain, forms = live[-1 - entry]
-                if len(chain) == 1 and forms[0][0] == "T" and not forms[0][7]:
-                    apply_plain(chain[0], forms[0])
-                else:
+                if len(chain) > 1 or forms[0][0] != "T" or forms[0][7]:
                     self._apply_chain(chain, forms)
+                    continue
+                i, f = chain[0], forms[0]
+            if not apply_plain(i, f):
+                self._apply_chain([i], [f])
 
-        totals = [(a.id, a.dp, a.cp, a.dpe, a.cpe) for a in self.accounts.values()
-                  if (a.dp, a.cp, a.dpe, a.cpe) != a.start]
-        self.store.write(self.transfers, self.key_rows, self.pending_new, self.pending_done, totals, self.stamp)
+        self.store.write(self.transfers, self.key_rows, self.pending_new, self.pending_done, self._totals(),
+                         self.stamp)
         return self.results
 
-    def _apply_plain(self, i: int, f: tuple[Any, ...]) -> None:
+    def _totals(self) -> list[tuple[int, int, int, int, int]]:
+        return [(a.id, a.dp, a.cp, a.dpe, a.cpe) for a in self.accounts.values()
+                if (a.dp, a.cp, a.dpe, a.cpe) != a.start]
+
+    def _run_optimistic(self, i: int, f: tuple[Any, ...]) -> list[ItemResult]:
+        self.ids = [0]  # a stand-in: the write statement draws the real id
+        if self._apply_plain(i, f):
+            row = self.transfers[0]
+            tid = self.store.write_claiming_key(row, self.key_rows[0], self._totals(), self.stamp)
+            if tid is not None:
+                row = (tid, *row[1:])
+                self.transfers[0] = self.rows[i] = row
+                self.results[i].transfer_id = tid
+                return self.results
+        # A refusal, or a key seen before: the general path looks the key up and answers either.
+        general = Batch(self.session, self.items, self.given_now, optimistic=False)
+        self.results = general.run()
+        self.rows, self.transfers = general.rows, general.transfers
+        return self.results
+
+    def _apply_plain(self, i: int, f: tuple[Any, ...]) -> bool:
         """The common case, kept lean: one unlinked one-phase transfer that breaks no rule.
 
-        Anything unusual (a retry, a refusal, an unknown or frozen account) goes the general way,
-        which finds the same answer and names the error.
+        Returns False, having changed nothing, for anything unusual (a retry, a refusal, an unknown or
+        frozen account): the general way then finds the same answer and names the error.
         """
         key = self.items[i].key
-        digest = blake2b(repr(f).encode(), digest_size=16).digest()
         if self.known_keys and key in self.known_keys:
-            self._apply_chain([i], [f])
-            return
+            return False
         _, debit_id, credit_id, amount, code, reference, data, _, _ = f
         d = self.accounts.get(debit_id)
         c = self.accounts.get(credit_id)
         if d is None or c is None or d.closed or c.closed or d.frozen or c.frozen or d.currency != c.currency \
                 or data is not None:
-            self._apply_chain([i], [f])
-            return
+            return False
         dp = d.dp + amount
         cp = c.cp + amount
         exposure = dp + d.dpe
@@ -246,8 +276,7 @@ class Batch:
                 or (not d.credit_normal and d.cap is not None and exposure - d.cp > d.cap) \
                 or (c.credit_normal and c.cap is not None and inflow - c.dp > c.cap) \
                 or (not c.credit_normal and c.no_negative and inflow > c.dp):
-            self._apply_chain([i], [f])
-            return
+            return False
         d.dp = dp
         c.cp = cp
         tid = self.ids.pop()
@@ -255,8 +284,9 @@ class Batch:
                self.stamp)
         self.transfers.append(row)
         self.rows[i] = row
-        self.key_rows.append((key, digest, tid))
+        self.key_rows.append((key, blake2b(repr(f).encode(), digest_size=16).digest(), tid))
         self.results[i].transfer_id = tid
+        return True
 
     def _fail(self, chain: list[int], position: int, error: QianbaoError) -> None:
         for p, i in enumerate(chain):

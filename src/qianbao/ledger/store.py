@@ -58,6 +58,9 @@ def sqlite_ts(value: datetime | None) -> str | None:
 
 
 class Store:
+    # Whether write_claiming_key exists (see Batch._run_optimistic).
+    claims_keys = False
+
     def __init__(self, session: Session) -> None:
         self.raw: Any = session.connection().connection.driver_connection
 
@@ -192,6 +195,8 @@ _TRANSFER_TYPES = ["int8", "varchar", "int8", "int8", "int8", "varchar", "varcha
 
 
 class PostgresStore(Store):
+    claims_keys = True
+
     # Parameters go in binary (%b): arrays of thousands of ids cost far less to send and to parse.
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.raw.cursor() as cur:
@@ -241,6 +246,10 @@ class PostgresStore(Store):
                 cur.execute("SELECT reverses_id FROM ledger_transfers WHERE reverses_id = ANY(%b::int8[])",
                             (list(reversal_targets),))
                 reversed_ = {r[0] for r in cur.fetchall()}
+            found: dict[str, tuple[bytes, int]] = {}
+            ids: list[int] = []
+            if not keys and not id_count:
+                return rows, status, reversed_, found, ids
             # The known keys and the new ids in one statement (rows without a key carry an id).
             key_filter = f"key {_any(len(keys), 'varchar')}" if keys else "false"
             cur.execute(
@@ -248,8 +257,6 @@ class PostgresStore(Store):
                 "SELECT NULL, NULL, nextval('ledger_transfers_id_seq') FROM generate_series(1, %b::int4)",
                 (*_flat(keys), id_count),
             )
-            found: dict[str, tuple[bytes, int]] = {}
-            ids: list[int] = []
             for key, digest, number in cur.fetchall():
                 if key is None:
                     ids.append(number)
@@ -277,6 +284,36 @@ class PostgresStore(Store):
             # Two transactions used one key for requests on disjoint accounts at the same moment:
             # the later one loses here, and its whole transaction must roll back.
             raise QianbaoError("IDEMPOTENCY_KEY_REUSED") from exc
+
+
+    def write_claiming_key(self, row, key_row, totals, stamp) -> int | None:  # type: ignore[no-untyped-def]
+        """Write one plain transfer if its key is new; return its id, or None (nothing written) if not."""
+        _tid, _kind, debit, credit, amount, code, reference = row[:7]
+        key, digest, _ = key_row
+        params: list[Any] = [key, digest, stamp, debit, credit, amount, code, reference, stamp]
+        for totals_row in totals:
+            params += (*totals_row, stamp)
+        with self.raw.cursor() as cur:
+            cur.execute(_claiming_sql(len(totals)), params)
+            found = cur.fetchone()
+        return None if found is None else found[0]
+
+
+@lru_cache(maxsize=4)
+def _claiming_sql(na: int) -> str:
+    row = "(%b::int8, %b::int8, %b::int8, %b::int8, %b::int8, %b::timestamptz)"
+    return (
+        "WITH i AS (SELECT nextval('ledger_transfers_id_seq') AS id), "
+        "k AS (INSERT INTO ledger_idempotency (key, request_hash, transfer_id, created_at) "
+        "SELECT %b::varchar, %b::bytea, i.id, %b::timestamptz FROM i "
+        "ON CONFLICT (key) DO NOTHING RETURNING transfer_id), "
+        f"t AS (INSERT INTO ledger_transfers ({_SHORT_COLUMNS}) SELECT k.transfer_id, 'posted', %b::int8, %b::int8, "
+        "%b::int8, %b::varchar, %b::varchar, %b::timestamptz FROM k), "
+        "a AS (UPDATE ledger_accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dpe, "
+        f"credits_pending = u.cpe, last_transfer_at = u.at FROM (VALUES {', '.join([row] * na)}) "
+        "AS u(id, dp, cp, dpe, cpe, at) WHERE a.id = u.id AND EXISTS (SELECT 1 FROM k)) "
+        "SELECT transfer_id FROM k"
+    )
 
 
 # Everything a call writes, in one statement (data-modifying CTEs): one parse, one round trip, and
