@@ -30,9 +30,9 @@ from qianbao.ledger.store import Store, TransferRow, store_for
 from qianbao.ledger.types import ItemResult, NewTransfer, Request, Reverse
 from qianbao.ledger.validate import (
     KEY_MAX_LENGTH,
+    KNOWN_CODES,
     MAX_FEN,
     REFERENCE_MAX_LENGTH,
-    _known_codes,
     canonical,
     request_hash,
 )
@@ -136,7 +136,7 @@ class Batch:
         seen: set[str] = set()
         plain: list[tuple[int, tuple[Any, ...]]] = []  # (item index, form), kept in batch order by `order`
         order: list[int] = []  # for each live entry: >= 0 index into `plain`, < 0 -> -1 - index into `live`
-        known_codes = _known_codes
+        known_codes = KNOWN_CODES
         current: list[int] = []
         for i, item in enumerate(items):
             if not current and type(item) is NewTransfer and not item.linked:

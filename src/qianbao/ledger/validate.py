@@ -21,6 +21,8 @@ USER_DATA_MAX_LENGTH = 2_000
 # A hold may wait at most a year: long enough for any settlement cycle, short enough to notice a bug.
 TIMEOUT_MAX_SECONDS = 366 * 24 * 3600
 _CODE = re.compile(r"[A-Za-z0-9_.:\-]{1,32}")
+# Codes that passed the pattern once: the engine's fast path checks membership instead of matching.
+KNOWN_CODES: set[str] = set()
 
 
 def check_amount(value: Any) -> int:
@@ -44,8 +46,8 @@ def check_key(key: Any) -> str:
 
 def check_code(code: Any) -> str:
     if type(code) is str and _CODE.fullmatch(code):
-        if len(_known_codes) < 1_000:  # transfer codes are a small vocabulary; remember the good ones
-            _known_codes.add(code)
+        if len(KNOWN_CODES) < 1_000:  # transfer codes are a small vocabulary; remember the good ones
+            KNOWN_CODES.add(code)
         return code
     raise QianbaoError("LEDGER_TRANSFER_CODE_INVALID")
 
@@ -86,9 +88,6 @@ def check_timeout(item: NewTransfer) -> int | None:
     return timeout
 
 
-_known_codes: set[str] = set()
-
-
 def canonical(item: Request) -> tuple[Any, ...]:
     """Validate one request on its own and return the tuple its idempotency key is bound to."""
     if type(item) is NewTransfer:
@@ -97,7 +96,7 @@ def canonical(item: Request) -> tuple[Any, ...]:
             item.key, item.debit, item.credit, item.amount, item.code, item.reference)
         if (type(key) is str and 0 < len(key) <= KEY_MAX_LENGTH and type(debit) is int and type(credit) is int
                 and 0 < debit != credit > 0 and type(amount) is int and 0 < amount <= MAX_FEN
-                and code in _known_codes and item.user_data is None and item.pending is False
+                and code in KNOWN_CODES and item.user_data is None and item.pending is False
                 and item.timeout is None and (reference is None or (type(reference) is str
                                                                     and len(reference) <= REFERENCE_MAX_LENGTH))
                 and not key.isspace()):
