@@ -101,4 +101,9 @@ def screenshot(page: Page, name: str) -> None:
     page.wait_for_load_state("networkidle")
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(out / name), full_page=True)
+    # Grow the viewport to the page instead of stitching, so the fixed tab bar stays at the bottom edge.
+    viewport = page.viewport_size or PHONE_VIEWPORT
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
+    page.screenshot(path=str(out / name))
+    page.set_viewport_size(viewport)

@@ -40,9 +40,9 @@ def test_a_passkey_added_on_the_security_page_signs_the_customer_in_after_sign_o
     # WebAuthn needs a domain as the relying party id (an IP address is refused): use localhost.
     origin = f"http://localhost:{live_server.port}"
     context = phone_context(new_context)
-    signed_in_cookie(context, db, settings, customer_id, origin)
     page = context.new_page()
     errors = watch_console(page)
+    signed_in_cookie(context, db, settings, customer_id, origin, user_agent=page.evaluate("navigator.userAgent"))
     virtual_authenticator(context, page)
 
     page.goto(f"{origin}/app/security")
