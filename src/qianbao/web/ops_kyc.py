@@ -31,12 +31,13 @@ from qianbao.pii.masking import mask_id_number, mask_name, mask_phone
 from qianbao.wallets.models import KYC_PENDING, KycPhoto, KycSubmission
 from qianbao.web.auth import StaffContext, requires
 from qianbao.web.ops_views import (
+    Refusal,
     SlaState,
     StaffName,
     db_of,
-    error_text,
     lang_of,
     now_utc,
+    refusal,
     sla_state,
     staff_names,
     waited_text,
@@ -220,7 +221,7 @@ def shows_full_values(staff: StaffContext, status: str) -> bool:
 
 
 def _detail_page(
-    request: Request, staff: StaffContext, submission_id: int, *, error: str | None = None,
+    request: Request, staff: StaffContext, submission_id: int, *, error: Refusal | None = None,
     reason: str = "", status_code: int = 200,
 ) -> HTMLResponse:
     lang = lang_of(request)
@@ -281,7 +282,7 @@ def _decide(
     except QianbaoError as exc:
         if exc.code == "NOT_FOUND":
             raise
-        return _detail_page(request, staff, submission_id, error=error_text(exc, lang_of(request)),
+        return _detail_page(request, staff, submission_id, error=refusal(exc, lang_of(request)),
                             reason=reason, status_code=exc.status)
     return RedirectResponse(f"/ops/kyc?done={'approved' if approve else 'rejected'}", status_code=303)
 

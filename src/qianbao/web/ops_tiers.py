@@ -29,7 +29,16 @@ from qianbao.i18n import translate
 from qianbao.wallets.models import TIERS
 from qianbao.wallets.policy import AMOUNT_POLICY_FIELDS, TIER_FIELDS
 from qianbao.web.auth import StaffContext, requires
-from qianbao.web.ops_views import StaffName, db_of, error_text, lang_of, parse_limit, staff_names, yuan_field
+from qianbao.web.ops_views import (
+    Refusal,
+    StaffName,
+    db_of,
+    lang_of,
+    parse_limit,
+    refusal,
+    staff_names,
+    yuan_field,
+)
 from qianbao.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -46,8 +55,8 @@ class PolicyForm:
 
     values: dict[str, str]
     reason: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
+    errors: dict[str, Refusal] = field(default_factory=dict)
+    error: Refusal | None = None
 
 
 @dataclass(frozen=True)
@@ -139,9 +148,9 @@ def _apply_error(form: PolicyForm, exc: QianbaoError, fields: tuple[str, ...], l
     if exc.code == "POLICY_VALUE_INVALID" and target:
         exc = QianbaoError("POLICY_AGE_INVALID" if target == "minimum_age" else "POLICY_AMOUNT_INVALID")
     if target:
-        form.errors[target] = error_text(exc, lang)
+        form.errors[target] = refusal(exc, lang)
     else:
-        form.error = error_text(exc, lang)
+        form.error = refusal(exc, lang)
 
 
 def _parse_amounts(form: PolicyForm, fields: tuple[str, ...], lang: str) -> dict[str, int | None]:
@@ -151,7 +160,7 @@ def _parse_amounts(form: PolicyForm, fields: tuple[str, ...], lang: str) -> dict
         try:
             parsed[name] = parse_limit(form.values[name])
         except QianbaoError as exc:
-            form.errors[name] = error_text(exc, lang)
+            form.errors[name] = refusal(exc, lang)
     return parsed
 
 
@@ -203,7 +212,7 @@ def wallet_policy_update(
     if age.isascii() and age.isdigit():
         changes["minimum_age"] = int(age)
     else:
-        form.errors["minimum_age"] = error_text(QianbaoError("POLICY_AGE_INVALID"), lang)
+        form.errors["minimum_age"] = refusal(QianbaoError("POLICY_AGE_INVALID"), lang)
     if form.errors:
         return _page(request, staff, forms={"wallet": form}, status_code=422)
     try:

@@ -112,5 +112,16 @@ def parse_limit(text: str) -> int | None:
         raise
 
 
-def error_text(exc: QianbaoError, lang: str) -> str:
-    return exc.message(lang)
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal as a page shows it next to its form: the stable code (data-code) and the message."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def refusal(exc: QianbaoError, lang: str) -> Refusal:
+    return Refusal(exc.code, exc.message(lang))

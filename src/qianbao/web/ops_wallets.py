@@ -36,7 +36,7 @@ from qianbao.pii.masking import mask_card, mask_id_number, mask_name, mask_phone
 from qianbao.wallets.customers import customer_by_phone
 from qianbao.wallets.models import CLOSED, FROZEN_LOST, FROZEN_OPS, TIERS, Customer, KycSubmission, Wallet
 from qianbao.web.auth import StaffContext, requires
-from qianbao.web.ops_views import StaffName, branch_names, db_of, error_text, lang_of, staff_names
+from qianbao.web.ops_views import Refusal, StaffName, branch_names, db_of, lang_of, refusal, staff_names
 from qianbao.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -137,7 +137,7 @@ def wallet_search(
         kind, value = classify(query)
     except QianbaoError as exc:
         return render(request, "ops/wallets.html", section="wallets", q=query, rows=None,
-                      error=error_text(exc, lang_of(request)), status_code=exc.status)
+                      error=refusal(exc, lang_of(request)), status_code=exc.status)
     with db_of(request).transaction() as session:
         rows = look_up(session, kind, value)
         audit.record(session, action="wallet.lookup", actor=staff.audit_actor, channel="ops",
@@ -268,7 +268,7 @@ ActionName = Literal["downgrade", "freeze", "unfreeze"]
 
 def _detail_page(
     request: Request, staff: StaffContext, wallet_id: int, *, notice: str | None = None,
-    failed: ActionName | None = None, error: str | None = None, typed: dict[str, str] | None = None,
+    failed: ActionName | None = None, error: Refusal | None = None, typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     lang = lang_of(request)
@@ -307,7 +307,7 @@ def _act(
     except QianbaoError as exc:
         if exc.code == "NOT_FOUND":
             raise
-        return _detail_page(request, staff, wallet_id, failed=name, error=error_text(exc, lang_of(request)),
+        return _detail_page(request, staff, wallet_id, failed=name, error=refusal(exc, lang_of(request)),
                             typed={"reason": reason, "to_tier": to_tier}, status_code=exc.status)
     done = {"downgrade": "downgraded", "freeze": "frozen", "unfreeze": "unfrozen"}[name]
     return RedirectResponse(f"/ops/wallets/{wallet_id}?done={done}", status_code=303)
