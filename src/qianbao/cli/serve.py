@@ -52,7 +52,8 @@ def serve(
     console.print(f"  接口文档 API docs       {base}/api/docs")
     console.print(f"  数据库 Database         {db.engine.url.render_as_string(hide_password=True)}")
     for line in sign_ins:
-        console.print(f"  {line}")
+        # soft_wrap: a narrow terminal wraps the line itself, so a copied TOTP secret or password stays whole.
+        console.print(f"  {line}", soft_wrap=True)
     console.print("  Ctrl+C to stop · 按 Ctrl+C 停止")
     console.print()
 
@@ -105,5 +106,5 @@ def demo_seed() -> None:
         lines = demo.seed(db, cfg)
     console.print("[green]✓[/] demo data ready.")
     for line in lines:
-        console.print(f"  {line}")
+        console.print(f"  {line}", soft_wrap=True)
     db.dispose()

@@ -13,6 +13,7 @@ sandbox verifier without latency, whatever the settings say, so seeding is quick
 from __future__ import annotations
 
 import io
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,12 @@ def id_photo(label: str, *, fmt: str = "JPEG") -> bytes:
     return buffer.getvalue()
 
 
+def _pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns: a Chinese character takes two, so str.ljust misaligns it."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(0, width - columns)
+
+
 def _demo_teller(session: Session) -> tuple[int, int] | None:
     """(staff id, branch id) of the demo teller T0101, when the staff package has seeded it."""
     try:
@@ -105,7 +112,7 @@ def seed_demo_customers(
         assert customer is not None
         wallet = wallet_of_customer(session, customer.id)
         number = format_wallet_number(wallet.number) if wallet else "-"
-        lines.append(f"  {demo.label:<24} {demo.phone}  {demo.password:<20} {number}")
+        lines.append(f"  {_pad(demo.label, 24)} {demo.phone}  {demo.password:<20} {number}")
     return lines
 
 
