@@ -98,6 +98,7 @@ def main(out_dir: Path) -> None:
             assert li_ming is not None
             wallet_id = session.scalar(select(Wallet.id).where(Wallet.customer_id == li_ming.id))
         shots = [
+            ("ops-overview.png", "/ops"),
             ("ops-kyc-queue.png", "/ops/kyc"),
             ("ops-kyc-detail.png", f"/ops/kyc/{pending}"),
             ("ops-tiers.png", "/ops/config/tiers"),
