@@ -141,3 +141,29 @@ def test_amounts_in_the_summary_are_shown_as_money(  # type: ignore[no-untyped-d
     monkeypatch.setattr(approvals.service, "translate", translate)
     assert approvals.summary_text(request, lang) == "summary"
     assert seen == {"key": SUMMARY.key, "lang": lang, "amount": text, "wallet": "6217 **** 0042"}
+
+
+def test_two_supervisors_deciding_at_once_decide_it_once(run, db, people, make_staff, continuations) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    request = _ask(run, people)
+    deciders = [people["supervisor"], make_staff("supervisor", branch="0101")]
+    barrier = threading.Barrier(len(deciders))
+    outcomes: list[str] = []
+
+    def decide(supervisor, approve: bool) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            with db.transaction() as session:
+                approvals.decide(session, request.id, supervisor.id, approve, "" if approve else "不同意")
+            outcomes.append("decided")
+        except QianbaoError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=decide, args=(s, i == 0)) for i, s in enumerate(deciders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["APPROVAL_ALREADY_DECIDED", "decided"]
+    assert len(continuations.approved) + len(continuations.rejected) == 1
