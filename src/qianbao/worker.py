@@ -29,13 +29,15 @@ class Job:
 def jobs() -> list[Job]:
     """The registered jobs; domain packages add theirs here."""
     from qianbao.credentials.jobs import prune as prune_credentials
+    from qianbao.credentials.passkeys import prune_job as prune_passkey_challenges
     from qianbao.ledger.jobs import purge_keys_job, sweep_job
     from qianbao.notices.delivery import deliver_due
     from qianbao.wallets.jobs import expire_applications_job, id_expiry_job
 
     return [Job("outbox", deliver_due), Job("credentials_prune", prune_credentials),
             Job("ledger_sweep", sweep_job), Job("ledger_purge_keys", purge_keys_job),
-            Job("wallets_id_expiry", id_expiry_job), Job("wallets_expire_applications", expire_applications_job)]
+            Job("wallets_id_expiry", id_expiry_job), Job("wallets_expire_applications", expire_applications_job),
+            Job("passkey_challenges_prune", prune_passkey_challenges)]
 
 
 def run_once(db: Database, settings: Settings) -> int:

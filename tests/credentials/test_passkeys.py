@@ -330,3 +330,12 @@ def test_another_customers_passkey_is_not_found_through_the_api(client, db, sett
     assert page.status_code == 404
     with db.read() as session:
         assert passkeys.has_passkey(session, stranger)
+
+
+def test_the_worker_prunes_passkey_challenges(db, settings, run, alice, clock) -> None:  # type: ignore[no-untyped-def]
+    from qianbao.worker import jobs
+
+    [job] = [job for job in jobs() if job.name == "passkey_challenges_prune"]
+    _options(run, alice)
+    clock.shift(timedelta(hours=2))
+    assert job.run(db, settings) == 1
