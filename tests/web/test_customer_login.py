@@ -195,4 +195,32 @@ def test_a_reset_for_an_unknown_number_looks_the_same_and_texts_nothing(client, 
     csrf = device_csrf(client, settings)
     page = client.post("/app/password/reset/code", data={"phone": "13700000000", "csrf_token": csrf}, headers=HTML)
     assert page.status_code == 200 and 'data-testid="code-sent"' in page.text
+    assert 'data-countdown="60"' in page.text, "the same wait as for a registered number"
     assert texts_to(db, settings, "13700000000") == []
+
+
+def test_a_new_device_code_can_be_sent_again_after_the_minute(client, db, settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    open_wallet(db, settings)
+    csrf = device_csrf(client, settings)
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        step = _login(client, csrf)
+        first = delivered_code(db, settings, PHONE)
+        too_soon = client.post("/app/login/device/resend", data={"ticket": _ticket(step.text), "csrf_token": csrf},
+                               headers=HTML)
+    assert too_soon.status_code == 429 and "秒后再重新获取" in form_error(too_soon.text)
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        again = client.post("/app/login/device/resend", data={"ticket": _ticket(step.text), "csrf_token": csrf},
+                            headers=HTML)
+        assert again.status_code == 200 and 'data-testid="code-sent"' in again.text
+        second = delivered_code(db, settings, PHONE)
+        old = client.post("/app/login/device", data={"ticket": _ticket(step.text), "code": first,
+                                                     "csrf_token": csrf}, headers=HTML)
+        assert old.status_code == 422 or first == second, "the replaced code no longer works"
+        done = client.post("/app/login/device", data={"ticket": _ticket(step.text), "code": second,
+                                                      "csrf_token": csrf}, headers=HTML, follow_redirects=False)
+    assert done.status_code == 303

@@ -193,7 +193,7 @@ def test_the_teller_prints_the_receipt_with_the_wallet_number(teller: Any, pinpa
     app_id = _open_wallet(teller, pinpad, LI_MING, "13800138000")
     page = teller.get(f"/teller/open/{app_id}")
     number = re.search(r'data-testid="wallet-number">([\d ]+)<', page.text)
-    link = re.search(r'href="(/teller/receipts/\d+\.pdf)"', page.text)
+    link = re.search(r'href="(/teller/receipts/\d+\.pdf)\?lang=zh-CN"', page.text)
     assert number and link
     pdf = teller.get(link.group(1))
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"

@@ -408,7 +408,9 @@ def _reset_code_page(request: Request, *, phone: str, code: str = "", sent: bool
     response = render(
         request, "customer/password_reset_code.html", status_code=status_code, section="me", phone=phone,
         masked_phone=_phone_display(phone), code=code, sent=sent, error=error, error_field=error_field,
-        resend_wait=_resend_wait(request, otp.PASSWORD_RESET, phone),
+        # Just sent, the wait is the full minute whether or not the number is registered: the page must not
+        # tell which numbers have a wallet.
+        resend_wait=otp.RESEND_AFTER.seconds if sent else _resend_wait(request, otp.PASSWORD_RESET, phone),
     )
     return with_device(request, response, device)
 
