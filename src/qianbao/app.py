@@ -66,7 +66,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        body_limits=customer_realname.BODY_LIMITS,
+        body_limits={**customer_realname.BODY_LIMITS, **teller_pages.BODY_LIMITS},
         default_language=settings.default_language,
     )
     # Outermost of all, so every response gets the security headers, crash-guard problems included.

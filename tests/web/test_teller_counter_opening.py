@@ -318,3 +318,18 @@ def test_another_branchs_supervisor_does_not_see_the_approval_request(
     assert refused.status_code in (403, 404)
     with db.read() as session:
         assert wallets.get_application(session, app_id).status == "awaiting_supervisor"
+
+
+def test_a_camera_sized_photo_over_the_general_body_limit_is_accepted(teller: Any, settings: Settings) -> None:
+    import io
+    import os as _os
+
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (1400, 1400), _os.urandom(1400 * 1400 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, format="JPEG", quality=95)
+    photo = buffer.getvalue()
+    assert settings.max_body_bytes < len(photo) < 5 * 1024 * 1024
+    app_id = application_id(submit(teller, LI_MING, "13800138000", photo=photo))
+    assert len(teller.get(f"/teller/open/{app_id}/photo?side=customer").content) == len(photo)
