@@ -197,6 +197,10 @@ def _options_json(options: Any) -> dict[str, Any]:
     return json.loads(webauthn.options_to_json(options))  # type: ignore[no-any-return]
 
 
+def _count(session: Session, principal: Principal) -> int:
+    return session.scalar(select(func.count()).select_from(Passkey).where(_of(principal))) or 0
+
+
 def _descriptors(session: Session, principal: Principal) -> list[PublicKeyCredentialDescriptor]:
     ids = session.scalars(select(Passkey.credential_id).where(_of(principal)).order_by(Passkey.id))
     return [PublicKeyCredentialDescriptor(id=webauthn.base64url_to_bytes(value)) for value in ids]
@@ -214,7 +218,7 @@ def registration_options(
 ) -> dict[str, Any]:
     """Options for `navigator.credentials.create()` (as JSON-ready dict). `user_name` and
     `user_display_name` are what the authenticator shows in its account list: pass masked values."""
-    if session.scalar(select(func.count()).select_from(Passkey).where(_of(principal))) >= MAX_PASSKEYS:
+    if _count(session, principal) >= MAX_PASSKEYS:
         raise QianbaoError("PASSKEY_LIMIT", limit=MAX_PASSKEYS)
     challenge = _issue(session, REGISTER, rp_id, principal=principal)
     options = webauthn.generate_registration_options(
@@ -256,7 +260,7 @@ def register_passkey(
         )
     except WebAuthnException:
         raise CredentialFailure("PASSKEY_INVALID") from None
-    if session.scalar(select(func.count()).select_from(Passkey).where(_of(principal))) >= MAX_PASSKEYS:
+    if _count(session, principal) >= MAX_PASSKEYS:
         raise CredentialFailure("PASSKEY_LIMIT", limit=MAX_PASSKEYS)
     label = " ".join((name or "").split())[:NAME_LENGTH] or "Passkey"
     passkey = Passkey(

@@ -30,7 +30,6 @@ from pydantic import BaseModel, Field
 
 from qianbao import credentials, wallets
 from qianbao.credentials import Principal, passkeys
-from qianbao.errors import QianbaoError
 from qianbao.pii.masking import mask_phone
 from qianbao.wallets import customers as wallet_customers
 from qianbao.web import auth
@@ -179,4 +178,4 @@ def _record(session: Any, customer_id: int, action: str, **details: Any) -> None
                  object_type="customer", object_id=customer_id, details=details or None)
 
 
-__all__ = ["QianbaoError", "relying_party", "router"]
+__all__ = ["relying_party", "router"]
