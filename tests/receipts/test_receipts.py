@@ -82,6 +82,12 @@ def test_an_unregistered_kind_is_a_programming_error(db: Any, tellers: dict[str,
         issue(db, tellers["0101"], 1, kind="no.such.kind")
 
 
+def test_a_receipt_for_an_unknown_branch_is_refused(db: Any, tellers: dict[str, Any]) -> None:
+    with db.transaction() as session, pytest.raises(QianbaoError) as caught:
+        receipts.issue(session, 999_999, TEST_KIND, "op-1", tellers["0101"].id)
+    assert caught.value.code == "BRANCH_NOT_FOUND" and caught.value.params == {"branch": "999999"}
+
+
 def test_tellers_issuing_at_the_same_time_get_distinct_serials(db: Any, tellers: dict[str, Any]) -> None:
     teller = tellers["0101"]
     serials: list[str] = []

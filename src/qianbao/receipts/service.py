@@ -66,7 +66,7 @@ def issue(session: Session, branch_id: int, kind: str, subject: str | int, staff
     subject_id = _subject(subject)
     branch = session.get(Branch, branch_id)
     if branch is None:
-        raise QianbaoError("BRANCH_NOT_FOUND", code=str(branch_id))
+        raise QianbaoError("BRANCH_NOT_FOUND", branch=str(branch_id))
     for _ in range(ISSUE_TRIES):
         existing = receipt_for(session, kind, subject_id)
         if existing is not None:
