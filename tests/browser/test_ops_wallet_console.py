@@ -91,7 +91,10 @@ def state(db, customer_id: int, wallet_id: int) -> tuple[str, str | None, int, i
 
 
 def photo_loaded(page: Page, testid: str) -> bool:
-    return bool(page.get_by_test_id(testid).evaluate("img => img.complete && img.naturalWidth > 0"))
+    """The image arrived and decoded (waits for it: the photo route answers after the page)."""
+    image = page.get_by_test_id(testid).element_handle()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image)
+    return bool(image.evaluate("img => img.naturalWidth > 0"))
 
 
 def test_an_operator_approves_a_real_name_changes_a_limit_and_downgrades_the_wallet(
