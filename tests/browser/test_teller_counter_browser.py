@@ -327,3 +327,82 @@ def test_another_branchs_teller_cannot_open_the_application(
     response = other.goto(teller.url)
     assert response is not None and response.status == 404
     assert "李*" not in other.content()
+
+
+def _submit_keyed_in(teller: Page, person: tuple[str, str], phone: str, photo: Path, *, english: bool = False,
+                     valid_until: str = "2039-03-01") -> None:
+    teller.get_by_label("Name" if english else "姓名", exact=True).fill(person[0])
+    teller.get_by_label("Resident ID number" if english else "身份证号码", exact=True).fill(person[1])
+    teller.get_by_label("Valid until" if english else "有效期至").fill(valid_until)
+    teller.get_by_label("I have checked the physical ID card and it is the customer's" if english
+                        else "已核验身份证原件，人证一致").check()
+    teller.get_by_label("Mobile number" if english else "手机号码", exact=True).fill(phone)
+    teller.get_by_label("Customer's photo" if english else "客户照片").set_input_files(photo)
+    teller.get_by_test_id("submit-application").click()
+
+
+def test_a_supervisor_cannot_approve_the_application_they_took_themselves(
+    new_context: Callable[..., BrowserContext], sign_in_browser: Callable[..., Any], tmp_path: Path
+) -> None:
+    context = new_context(viewport=DESKTOP)
+    sign_in_browser(context, "supervisor", branch="0101")
+    page = context.new_page()
+    page.goto("/teller/open")
+    _submit_keyed_in(page, ("周建国", ZHOU_JIANGUO_ID), "13800138001", customer_photo(tmp_path))
+    expect(page.get_by_test_id("app-state")).to_have_text("等待主管审批")
+    expect(page.get_by_test_id("go-approvals")).to_have_count(0)  # not for their own application
+    page.goto("/teller/approvals")
+    page.locator(".approval-item", has_text="周*国").get_by_role("button", name="同意").click()
+    expect(page.get_by_test_id("form-error")).to_have_text("不能审批自己发起的业务。")
+    expect(page.locator(".approval-item", has_text="周*国")).to_be_visible()
+
+
+def test_an_english_speaking_teller_upgrades_an_app_wallet_to_tier_1_after_a_supervisors_approval(
+    new_context: Callable[..., BrowserContext], sign_in_browser: Callable[..., Any], db: Any, settings: Any,
+    tmp_path: Path,
+) -> None:
+    from customer_browser_helpers import open_wallet
+
+    open_wallet(db, settings, "13800138011")
+    with db.read() as session:
+        holder_wallet = wallets.wallet_of_customer(session, wallets.customer_by_phone(session, "+8613800138011").id)
+        number = wallets.format_wallet_number(holder_wallet.number)  # type: ignore[union-attr]
+
+    context = new_context(locale="en-US", viewport=DESKTOP)
+    sign_in_browser(context, "teller", branch="0101")
+    teller = context.new_page()
+    errors = watch_console(teller)
+    teller.goto("/teller")
+    teller.keyboard.press("Alt+7")
+    teller.wait_for_url("**/teller/upgrade")
+    expect(teller.get_by_role("heading", level=1)).to_have_text("Upgrade to tier 1")
+    teller.get_by_label("Resident ID number or mobile number").fill("13800138011")
+    teller.keyboard.press("Enter")
+    expect(teller.get_by_test_id("holder")).to_contain_text(number)
+    expect(teller.get_by_test_id("holder")).to_contain_text("138****8011")
+    expect(teller.get_by_test_id("holder")).to_contain_text("Tier 4")
+    shoot(teller, "teller-upgrade.png", full_page=True)
+    _submit_keyed_in(teller, ("刘洋", "510107200001010099"), "13800138011", customer_photo(tmp_path), english=True,
+                     valid_until="2028-01-10")
+    expect(teller.get_by_test_id("app-state")).to_have_text("Awaiting supervisor")
+    expect(teller.get_by_test_id("setup")).to_contain_text("The mobile number already has a wallet (an upgrade)")
+
+    supervisor_context = new_context(locale="en-US", viewport=DESKTOP)
+    sign_in_browser(supervisor_context, "supervisor", branch="0101")
+    supervisor = supervisor_context.new_page()
+    supervisor.goto(teller.url)
+    supervisor.get_by_test_id("go-approvals").click()
+    supervisor.locator(".approval-item", has_text="刘*").get_by_role("button", name="Approve").click()
+
+    teller.get_by_test_id("confirm-upgrade").click()
+    expect(teller.get_by_test_id("app-state")).to_have_text("Completed")
+    expect(teller.get_by_test_id("wallet-number")).to_have_text(number)
+    href = teller.get_by_test_id("print-receipt").get_attribute("href")
+    assert href is not None
+    text = "\n".join(page.extract_text() or "" for page in
+                     PdfReader(io.BytesIO(context.request.get(href).body())).pages)
+    assert "Wallet upgrade receipt" in text and number.replace(" ", "") in text.replace(" ", "")
+    assert "stay the same" in text
+    with db.read() as session:
+        assert wallets.wallet_by_number(session, number).tier == 1
+    assert errors == []
