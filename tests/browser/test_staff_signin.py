@@ -9,9 +9,16 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
+from qianbao.settings import Settings
 from qianbao.staff.demo import DemoStaff, seed_demo_staff
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Cheap argon2: every sign-in here hashes or re-hashes a password, and the browser waits for it."""
+    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
 
 
 @pytest.fixture
