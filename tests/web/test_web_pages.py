@@ -142,5 +142,5 @@ def test_teller_menu_entries_carry_their_shortcuts(staff_client) -> None:  # typ
     shortcuts = re.findall(r'href="(/teller[^"]*)" data-shortcut="(\d)" aria-keyshortcuts="Alt\+(\d)"', text)
     assert [(href, digit) for href, digit, same in shortcuts if digit == same] == [
         ("/teller", "1"), ("/teller/consult", "2"), ("/teller/open", "3"),
-        ("/teller/cash", "4"), ("/teller/services", "5"), ("/teller/eod", "6"),
+        ("/teller/cash", "4"), ("/teller/services", "5"), ("/teller/eod", "6"), ("/teller/upgrade", "7"),
     ]
