@@ -1,6 +1,6 @@
 """Ledger benchmark: single and batched transfers on PostgreSQL and SQLite, beside pgbench.
 
-    .venv/bin/python bench/ledger.py                       # everything, about three minutes
+    .venv/bin/python bench/ledger.py                       # everything, a few minutes
     .venv/bin/python bench/ledger.py --seconds 5 --quick   # a smoke run
 
 It creates its own scratch databases on the PostgreSQL server (and drops them), so point --pg-url at

@@ -146,3 +146,11 @@ def test_flag_changes_on_an_unknown_account_are_refused(db: Database) -> None:
         with db.transaction() as s, pytest.raises(QianbaoError) as refused:
             change(s, 999_999)
         assert refused.value.code == "LEDGER_ACCOUNT_NOT_FOUND"
+
+
+def test_ensure_account_refuses_a_code_held_by_another_kind(db: Database) -> None:
+    with db.transaction() as s:
+        ledger.ensure_account(s, "fee_income", "SHARED")
+    with db.transaction() as s, pytest.raises(QianbaoError) as refused:
+        ledger.ensure_account(s, "suspense", "SHARED")
+    assert refused.value.code == "LEDGER_ACCOUNT_CODE_TAKEN"

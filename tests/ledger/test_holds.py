@@ -166,3 +166,9 @@ def test_posting_a_top_up_hold_respects_a_cap_lowered_meanwhile(db: Database, ch
     with db.transaction() as s:
         ledger.post_pending(s, key=key(), pending_id=h.id, amount=5_000)
     assert posted(db, wallet.id) == 5_000
+
+
+def test_the_worker_runs_the_ledgers_jobs() -> None:
+    from qianbao.worker import jobs
+
+    assert {"ledger_sweep", "ledger_purge_keys"} <= {job.name for job in jobs()}

@@ -125,3 +125,18 @@ def test_reading_an_unknown_account_or_transfer_is_refused(db: Database) -> None
         with pytest.raises(QianbaoError) as refused:
             ledger.get_transfer(s, 404)
         assert refused.value.code == "LEDGER_TRANSFER_NOT_FOUND"
+
+
+def test_an_accounts_journal_never_goes_back_in_time_even_when_a_clock_does(db: Database, chart: Chart) -> None:
+    with time_machine.travel(T0, tick=False) as clock:
+        with db.transaction() as s:
+            first = ledger.create_transfer(s, key=key(), debit=chart.bank, credit=chart.alice, amount=5, code="topup")
+        clock.move_to(T0 - timedelta(minutes=5))  # another server, five minutes behind
+        with db.transaction() as s:
+            second = ledger.create_transfer(s, key=key(), debit=chart.alice, credit=chart.bob, amount=2, code="p2p")
+            elsewhere = ledger.create_transfer(s, key=key(), debit=chart.fees, credit=chart.merchant, amount=1,
+                                               code="adj")
+    assert second.created_at == first.created_at == T0
+    assert elsewhere.created_at == T0 - timedelta(minutes=5)  # accounts with no later row keep the clock's time
+    with db.read() as s:
+        assert ledger.balance_as_of(s, chart.alice, T0).posted == 3

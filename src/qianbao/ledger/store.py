@@ -37,6 +37,9 @@ TransferRow = tuple[int, str, int, int, int, str, str | None, str | None, int | 
                     int | None, Any, Any]
 # (id, dp, cp, dpe, cpe)
 TotalsRow = tuple[int, int, int, int, int]
+# (key, request hash, transfer id)
+KeyRow = tuple[str, bytes, int]
+UnderLock = tuple[list[Any], dict[int, str], set[int], dict[str, tuple[bytes, int]], list[int]]
 
 ACCOUNT_COLUMNS = (
     "id, code, currency, normal_side, no_negative, cap, frozen, closed, "
@@ -70,7 +73,7 @@ class Store:
     def under_lock(
         self, account_ids: Sequence[int], holds: Sequence[int], reversal_targets: Sequence[int],
         keys: Sequence[str], id_count: int,
-    ) -> tuple[list[Any], dict[int, str], set[int], dict[str, tuple[bytes, int]], list[int]]:
+    ) -> UnderLock:
         """Lock the accounts, then read hold states, earlier reversals, known keys, and take new ids."""
         rows = self.lock_accounts(account_ids)
         return (
@@ -81,21 +84,37 @@ class Store:
             self.allocate_ids(id_count),
         )
 
-    def referenced(self, ids: Sequence[int]) -> list[Any]: ...
-    def lock_accounts(self, ids: Sequence[int]) -> list[Any]: ...
-    def pending_status(self, ids: Sequence[int]) -> dict[int, str]: ...
-    def keys(self, keys: Sequence[str]) -> dict[str, tuple[bytes, int]]: ...
-    def reversed_targets(self, ids: Sequence[int]) -> set[int]: ...
-    def allocate_ids(self, count: int) -> list[int]: ...
+    def referenced(self, ids: Sequence[int]) -> list[Any]:
+        raise NotImplementedError
+
+    def lock_accounts(self, ids: Sequence[int]) -> list[Any]:
+        raise NotImplementedError
+
+    def pending_status(self, ids: Sequence[int]) -> dict[int, str]:
+        raise NotImplementedError
+
+    def keys(self, keys: Sequence[str]) -> dict[str, tuple[bytes, int]]:
+        raise NotImplementedError
+
+    def reversed_targets(self, ids: Sequence[int]) -> set[int]:
+        raise NotImplementedError
+
+    def allocate_ids(self, count: int) -> list[int]:
+        raise NotImplementedError
+
     def write(
         self,
         transfers: list[TransferRow],
-        keys: list[tuple[str, bytes, int]],
+        keys: list[KeyRow],
         pending_new: list[tuple[int, Any]],
         pending_done: list[tuple[int, str, int]],
         totals: list[TotalsRow],
         stamp: Any,
-    ) -> None: ...
+    ) -> None:
+        raise NotImplementedError
+
+    def write_claiming_key(self, row: TransferRow, key_row: KeyRow, totals: list[TotalsRow], stamp: Any) -> int | None:
+        raise NotImplementedError
 
 
 class SqliteStore(Store):
@@ -149,7 +168,15 @@ class SqliteStore(Store):
         top = self._q("SELECT COALESCE(MAX(id), 0) FROM ledger_transfers")[0][0]
         return list(range(top + count, top, -1))
 
-    def write(self, transfers, keys, pending_new, pending_done, totals, stamp) -> None:  # type: ignore[no-untyped-def]
+    def write(
+        self,
+        transfers: list[TransferRow],
+        keys: list[KeyRow],
+        pending_new: list[tuple[int, Any]],
+        pending_done: list[tuple[int, str, int]],
+        totals: list[TotalsRow],
+        stamp: Any,
+    ) -> None:
         run = self.raw.executemany
         if transfers:
             # Most rows are plain transfers: leaving their empty columns out of the statement is cheaper.
@@ -222,7 +249,10 @@ class PostgresStore(Store):
             (list(ids), list(ids)),
         )
 
-    def under_lock(self, account_ids, holds, reversal_targets, keys, id_count):  # type: ignore[no-untyped-def]
+    def under_lock(
+        self, account_ids: Sequence[int], holds: Sequence[int], reversal_targets: Sequence[int],
+        keys: Sequence[str], id_count: int,
+    ) -> UnderLock:
         # Separate statements after the lock, so each takes its snapshot once the lock is held and sees
         # the last holder's commit (one statement would not: its snapshot predates the wait). Plain
         # round trips rather than a psycopg pipeline: on a busy two-core machine the pipeline's extra
@@ -265,7 +295,15 @@ class PostgresStore(Store):
         ids.sort(reverse=True)
         return rows, status, reversed_, found, ids
 
-    def write(self, transfers, keys, pending_new, pending_done, totals, stamp) -> None:  # type: ignore[no-untyped-def]
+    def write(
+        self,
+        transfers: list[TransferRow],
+        keys: list[KeyRow],
+        pending_new: list[tuple[int, Any]],
+        pending_done: list[tuple[int, str, int]],
+        totals: list[TotalsRow],
+        stamp: Any,
+    ) -> None:
         try:
             if len(transfers) >= COPY_FROM:
                 self._copy(f"ledger_transfers ({TRANSFER_COLUMNS})", _TRANSFER_TYPES, transfers)
@@ -286,7 +324,7 @@ class PostgresStore(Store):
             raise QianbaoError("IDEMPOTENCY_KEY_REUSED") from exc
 
 
-    def write_claiming_key(self, row, key_row, totals, stamp) -> int | None:  # type: ignore[no-untyped-def]
+    def write_claiming_key(self, row: TransferRow, key_row: KeyRow, totals: list[TotalsRow], stamp: Any) -> int | None:
         """Write one plain transfer if its key is new; return its id, or None (nothing written) if not."""
         _tid, _kind, debit, credit, amount, code, reference = row[:7]
         key, digest, _ = key_row
@@ -296,7 +334,7 @@ class PostgresStore(Store):
         with self.raw.cursor() as cur:
             cur.execute(_claiming_sql(len(totals)), params)
             found = cur.fetchone()
-        return None if found is None else found[0]
+        return None if found is None else int(found[0])
 
 
 @lru_cache(maxsize=4)
@@ -388,7 +426,8 @@ def _small_write_sql(nt: int, nk: int, nn: int, nd: int, na: int) -> str:
     return "WITH " + ", ".join(parts) + " SELECT 1" if parts else ""
 
 
-def _small_write(transfers, keys, pending_new, pending_done, totals, stamp) -> tuple[str, list[Any]]:  # type: ignore[no-untyped-def]
+def _small_write(*args: Any) -> tuple[str, list[Any]]:
+    transfers, keys, pending_new, pending_done, totals, stamp = args
     params: list[Any] = []
     for row in transfers:
         params += row
@@ -408,7 +447,8 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def _write_params(transfers, keys, pending_new, pending_done, totals, stamp) -> list[Any]:  # type: ignore[no-untyped-def]
+def _write_params(*args: Any) -> list[Any]:
+    transfers, keys, pending_new, pending_done, totals, stamp = args
     return [
         *_columns(transfers, 13),
         stamp, *_columns(keys, 3),

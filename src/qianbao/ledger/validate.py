@@ -116,13 +116,13 @@ def canonical(item: Request) -> tuple[Any, ...]:
             raise QianbaoError("LEDGER_SAME_ACCOUNT")
         return ("T", debit, credit, amount, code, reference, data, item.pending, timeout)
     if isinstance(item, PostPending):
-        amount = None if item.amount is None else check_amount(item.amount)
-        return ("P", _transfer_id(item.pending_id), amount)
+        part = None if item.amount is None else check_amount(item.amount)
+        return ("P", _transfer_id(item.pending_id), part)
     if isinstance(item, VoidPending):
         return ("V", _transfer_id(item.pending_id))
     if isinstance(item, Reverse):
-        code = None if item.code is None else check_code(item.code)
-        return ("R", _transfer_id(item.transfer_id), code, check_reference(item.reference))
+        reversal_code = None if item.code is None else check_code(item.code)
+        return ("R", _transfer_id(item.transfer_id), reversal_code, check_reference(item.reference))
     raise QianbaoError("LEDGER_REQUEST_INVALID")
 
 
