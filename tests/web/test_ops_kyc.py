@@ -93,7 +93,7 @@ def test_the_queue_reads_in_english(db, settings, staff_client) -> None:  # type
     operator = staff_client("operator")
     operator.cookies.set("lang", "en")
     text = visible(operator.get("/ops/kyc", headers=HTML).text)
-    assert "Real-name review" in text and "Unsure" in text and "Review" in text
+    assert "Identity review" in text and "Unsure" in text and "Waiting for review" in text
 
 
 def test_the_reviewing_operator_sees_the_full_name_and_number_and_the_look_is_audited(

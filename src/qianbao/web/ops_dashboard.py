@@ -61,9 +61,6 @@ def kyc_figures(session: Session, now: datetime, lang: str) -> KycFigures:
     ).one()
     overdue = session.scalar(select(func.count()).select_from(KycSubmission)
                              .where(pending, KycSubmission.submitted_at <= now - KYC_REVIEW_SLA))
-    if oldest is not None and oldest.tzinfo is None:
-        # An aggregate skips the column type's conversion: SQLite hands back a naive UTC time.
-        oldest = oldest.replace(tzinfo=UTC)
     return KycFigures(int(count or 0), int(overdue or 0), waited_text(now - oldest, lang) if oldest else None)
 
 
