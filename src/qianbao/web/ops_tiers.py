@@ -32,6 +32,7 @@ from qianbao.web.auth import StaffContext, requires
 from qianbao.web.ops_views import (
     Refusal,
     StaffName,
+    audit_staff,
     db_of,
     lang_of,
     parse_limit,
@@ -91,8 +92,7 @@ def recent_changes(session: Session, *, limit: int = HISTORY_LIMIT) -> list[Chan
         details = entry.details or {}
         before, after = details.get("before") or {}, details.get("after") or {}
         moves = [(name, before.get(name), after.get(name)) for name in after if before.get(name) != after.get(name)]
-        staff_id = entry.actor_id if entry.actor_type == "staff" and (entry.actor_id or "").isdigit() else None
-        by = people.get(int(staff_id)) if staff_id else None
+        by = audit_staff(entry.actor_type, entry.actor_id, people)
         changes.append(Change(entry.occurred_at, by, details.get("tier"), moves, str(details.get("reason", ""))))
     return changes
 

@@ -78,6 +78,13 @@ def staff_names(session: Session, ids: Iterable[int | str | None]) -> dict[int, 
     return {row.id: StaffName(row.employee_no, row.name) for row in rows}
 
 
+def audit_staff(actor_type: str, actor_id: str | None, people: dict[int, StaffName]) -> StaffName | None:
+    """The staff member an audit entry names as its actor, if it is one we know."""
+    if actor_type != "staff" or not actor_id or not actor_id.isdigit():
+        return None
+    return people.get(int(actor_id))
+
+
 def branch_names(session: Session, ids: Iterable[int | None], lang: str) -> dict[int, str]:
     wanted = {value for value in ids if value is not None}
     if not wanted:

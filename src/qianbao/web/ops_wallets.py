@@ -25,7 +25,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianbao import access, audit, ledger, wallets
@@ -36,7 +36,7 @@ from qianbao.pii.masking import mask_card, mask_id_number, mask_name, mask_phone
 from qianbao.wallets.customers import customer_by_phone
 from qianbao.wallets.models import CLOSED, FROZEN_LOST, FROZEN_OPS, TIERS, Customer, KycSubmission, Wallet
 from qianbao.web.auth import StaffContext, requires
-from qianbao.web.ops_views import Refusal, StaffName, branch_names, db_of, lang_of, refusal, staff_names
+from qianbao.web.ops_views import Refusal, StaffName, audit_staff, branch_names, db_of, lang_of, refusal, staff_names
 from qianbao.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -215,14 +215,14 @@ class WalletView:
 def _events(session: Session, wallet_id: int) -> list[EventRow]:
     entries = list(session.scalars(
         select(AuditEntry).where(AuditEntry.object_type == "wallet", AuditEntry.object_id == str(wallet_id),
-                                 or_(*(AuditEntry.action == action for action in WALLET_EVENTS)))
+                                 AuditEntry.action.in_(WALLET_EVENTS))
         .order_by(AuditEntry.seq.desc()).limit(EVENT_LIMIT)
     ))
     people = staff_names(session, (e.actor_id for e in entries if e.actor_type == "staff"))
     return [
         EventRow(
             occurred_at=e.occurred_at, action=e.action, outcome=e.outcome, actor_type=e.actor_type,
-            by=people.get(int(e.actor_id)) if e.actor_type == "staff" and (e.actor_id or "").isdigit() else None,
+            by=audit_staff(e.actor_type, e.actor_id, people),
             reason=(e.details or {}).get("reason"),
         )
         for e in entries
