@@ -249,3 +249,18 @@ def test_a_verified_holder_renewing_their_card_must_give_the_same_id_number(h: H
     with pytest.raises(QianbaoError) as caught:
         h.real_name(opened, WANG_XIUYING, valid_until=None)
     assert caught.value.code == "REAL_NAME_ID_DIFFERS"
+
+
+def test_a_truncated_jpeg_is_refused_even_after_weasyprint_allows_truncated_images(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import ImageFile
+
+    # Importing WeasyPrint (counter receipts) turns this on for the whole process.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    opened = h.register("13800138000")
+    whole = image_bytes("JPEG", size=(800, 600))
+    with pytest.raises(QianbaoError) as caught:
+        h.real_name(opened, LI_MING, front=whole[: len(whole) // 2])
+    assert caught.value.code == "PHOTO_NOT_IMAGE"
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True

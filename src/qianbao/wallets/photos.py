@@ -12,11 +12,12 @@ The declared file name or content type is not trusted: the format is what Pillow
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -58,8 +59,7 @@ def check_photo(data: bytes | None, side: str) -> CheckedPhoto:
                     image.verify()
             if image_format in FORMATS:
                 # verify() checks the structure only; decoding every pixel catches a truncated file.
-                with Image.open(io.BytesIO(raw)) as image:
-                    image.load()
+                _load_strictly(raw)
     except QianbaoError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
@@ -68,6 +68,26 @@ def check_photo(data: bytes | None, side: str) -> CheckedPhoto:
     if image_format not in FORMATS:
         raise QianbaoError("PHOTO_FORMAT", side=side, format=image_format or "?")
     return CheckedPhoto(side=side, data=raw, content_type=FORMATS[image_format], width=width, height=height)
+
+
+_STRICT_LOAD = threading.Lock()
+
+
+def _load_strictly(raw: bytes) -> None:
+    """Decode every pixel with Pillow's truncated-image tolerance off.
+
+    WeasyPrint (counter receipts) switches `ImageFile.LOAD_TRUNCATED_IMAGES` on for the whole process
+    when it is imported, which would let half a JPEG through here; the lock keeps two checks from
+    restoring each other's value.
+    """
+    with _STRICT_LOAD:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with Image.open(io.BytesIO(raw)) as image:
+                image.load()
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def store_photo(
