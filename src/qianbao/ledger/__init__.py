@@ -18,8 +18,10 @@ Moving money (every write carries the client's idempotency `key`)
     create_transfer(session, *, key, debit, credit, amount, code, reference=None, user_data=None,
                     pending=False, timeout=None) -> Transfer
     create_group(session, *, key, legs=[Leg(...), ...], pending=False, timeout=None) -> list[Transfer]
+        a linked group (payment + fee): all legs or none; leg keys are derived as key#0, key#1, ...
     post_pending(session, *, key, pending_id, amount=None) -> Transfer   full or partial; rest released
     void_pending(session, *, key, pending_id) -> Transfer
+        the holds of a linked group are posted or voided together (whichever one is named)
     reverse(session, *, key, transfer_id, code=None, reference=None) -> Transfer
     create_transfers(session, [NewTransfer | PostPending | VoidPending | Reverse, ...]) -> list[ItemResult]
         the batch API: one result per item, linked chains all-or-nothing, refusals write nothing
@@ -36,7 +38,12 @@ Reading
 Upkeep
     sweep_expired(session, *, now=None, limit=500) -> int      void holds past their timeout
     purge_keys(session, ...) -> int                            forget keys past the retention period
+    key_transfer(session, key) -> int | None                   the transfer a remembered key made
     check_invariants(session) -> Report                        run it in `db.read()` (one snapshot)
+
+Amounts are int fen (1 .. 2**63-1); accounts are passed by their integer id (`Account.id`), shown
+to people by their code. Make one ledger call per transaction where you can: a call locks all its
+accounts at once in a fixed order, two calls in one transaction take their locks in two steps.
 
 Refusals are QianbaoError with a LEDGER_* code (or AMOUNT_*, IDEMPOTENCY_*); see errors.CATALOGUE.
 """
