@@ -66,3 +66,20 @@ def test_a_batch_of_a_thousand_transfers_over_many_accounts_balances(db: Databas
     with db.read() as s:
         assert sum(ledger.balance(s, w).posted for w in wallets) == 500_000
     assert_ledger_ok(db)
+
+
+def test_a_large_batch_keeps_every_field_of_every_transfer(db: Database, funded: Chart) -> None:
+    # Large enough for the bulk path (binary COPY on PostgreSQL).
+    items = [NewTransfer(key(), funded.alice, funded.bob, 1 + i, "p2p", reference=f"r-{i}",
+                         user_data={"n": i, "备注": "午饭"}, pending=i % 2 == 0, timeout=60 if i % 2 == 0 else None)
+             for i in range(40)]
+    with db.transaction() as s:
+        results = ledger.create_transfers(s, items)
+    with db.read() as s:
+        made = [ledger.get_transfer(s, r.transfer_id) for r in results]  # type: ignore[arg-type]
+    assert [(t.amount, t.reference, t.user_data) for t in made] == [
+        (1 + i, f"r-{i}", {"n": i, "备注": "午饭"}) for i in range(40)]
+    assert [t.status for t in made] == ["pending" if i % 2 == 0 else None for i in range(40)]
+    assert all((t.timeout_at is not None) == (i % 2 == 0) for i, t in enumerate(made))
+    with db.transaction() as s:  # release the holds, so the fixture's closing check has no overdue hold later
+        ledger.create_transfers(s, [VoidPending(key(), t.id) for t in made if t.status == "pending"])

@@ -172,3 +172,15 @@ def test_the_worker_runs_the_ledgers_jobs() -> None:
     from qianbao.worker import jobs
 
     assert {"ledger_sweep", "ledger_purge_keys"} <= {job.name for job in jobs()}
+
+
+def test_the_sweep_releases_many_expired_holds_in_one_go(db: Database, funded: Chart) -> None:
+    with time_machine.travel(START, tick=False) as clock:
+        with db.transaction() as s:
+            ledger.create_transfers(s, [ledger.NewTransfer(key(), funded.alice, funded.merchant, 10, "pay",
+                                                           pending=True, timeout=30) for _ in range(120)])
+        clock.shift(31)
+        with db.transaction() as s:
+            assert ledger.sweep_expired(s, limit=500) == 120
+        assert available(db, funded.alice) == 100_000
+        assert_ledger_ok(db)
