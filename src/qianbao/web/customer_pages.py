@@ -250,8 +250,7 @@ def _after_password(request: Request, customer: Customer, device: str, next_path
             # Signed in again within the minute: the code sent a moment ago is still good.
             error = error_text(request, exc)
         ticket = make_ticket(customer.id, "device", True, device)
-        return _step_page(request, "customer/login_device.html", ticket=ticket, next_path=next_path,
-                          masked_phone=mask_phone(customer.phone), sent=error is None, error=error)
+        return _device_code_page(request, ticket, next_path, customer, sent=error is None, error=error)
     if has_totp:
         ticket = make_ticket(customer.id, "totp", False, device)
         return _step_page(request, "customer/login_totp.html", ticket=ticket, next_path=next_path)
@@ -300,6 +299,12 @@ def _ticket_customer(request: Request, ticket_text: str, stage: str, device: str
     return ticket, customer
 
 
+def _device_code_page(request: Request, ticket: str, next_path: str, customer: Customer, **extra: Any) -> Response:
+    """The new-device SMS-code step, shown again after a refusal or a resend."""
+    return _step_page(request, "customer/login_device.html", ticket=ticket, next_path=next_path,
+                      masked_phone=mask_phone(customer.phone), **extra)
+
+
 @router.post("/app/login/device", response_class=HTMLResponse)
 def login_device_submit(
     request: Request,
@@ -325,9 +330,8 @@ def login_device_submit(
         if exc.code in {"OTP_TOO_MANY_TRIES", "OTP_EXPIRED", "OTP_USED"}:
             # This code can no longer work: start the sign-in again for a new one.
             return _login_page(request, next_path=next, error=error_text(request, exc), status_code=exc.status)
-        return _step_page(request, "customer/login_device.html", ticket=ticket, next_path=next,
-                          masked_phone=mask_phone(customer.phone), error=error_text(request, exc),
-                          status_code=exc.status)
+        return _device_code_page(request, ticket, next, customer, error=error_text(request, exc),
+                                 status_code=exc.status)
     return _step_page(request, "customer/login_totp.html",
                       ticket=make_ticket(customer.id, "totp", parsed.new_device, _device), next_path=next)
 
@@ -348,11 +352,9 @@ def login_device_resend(
             credentials.issue_otp(session, otp.LOGIN_NEW_DEVICE, customer.phone, ip=auth.client_ip(request),
                                   lang=customer.lang, settings=settings_of(request))
     except QianbaoError as exc:
-        return _step_page(request, "customer/login_device.html", ticket=ticket, next_path=next,
-                          masked_phone=mask_phone(customer.phone), error=error_text(request, exc),
-                          status_code=exc.status)
-    return _step_page(request, "customer/login_device.html", ticket=ticket, next_path=next,
-                      masked_phone=mask_phone(customer.phone), sent=True)
+        return _device_code_page(request, ticket, next, customer, error=error_text(request, exc),
+                                 status_code=exc.status)
+    return _device_code_page(request, ticket, next, customer, sent=True)
 
 
 @router.post("/app/login/totp", response_class=HTMLResponse)
