@@ -110,6 +110,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     # The customer-facing PIN pad at the counter (qianbao.web.pinpad_pages): paired by a one-time code, its
     # forms post with the device-bound CSRF token and it works with its own short-lived pairing token.
     ("GET", "/pinpad"), ("POST", "/pinpad/pair"), ("POST", "/pinpad/complete"), ("POST", "/pinpad/leave"),
+    # The customer JSON API's sign-in (qianbao.api.customer_auth): password, then the new device's SMS code or
+    # the dynamic password; every other /api/v1 customer route needs its bearer token.
+    ("POST", "/api/v1/sessions"),
 })
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
 

@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import health
+from qianbao.api import customer_auth, health
 from qianbao.api.middleware import RequestContextMiddleware
 from qianbao.api.problems import http_error_handler, qianbao_error_handler, validation_error_handler
 from qianbao.db import Database
@@ -60,6 +60,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(teller_pages.router)
     app.include_router(pinpad_pages.router)
     app.include_router(customer_pages.router)
+    app.include_router(customer_auth.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)

@@ -220,6 +220,26 @@ CATALOGUE: dict[str, int] = {
     "CUSTOMER_PHOTO_REQUIRED": 422,
     "ID_CARD_VALIDITY_REQUIRED": 422,
     "COUNTER_HOLDER_NOT_FOUND": 404,
+    # the customer JSON API's sign-in and conventions (qianbao.api.customer_auth)
+    "DEVICE_ID_INVALID": 422,
+    "IDEMPOTENCY_KEY_INVALID": 422,
+    # bank cards, top-up and withdrawal (qianbao.cards, qianbao.payments.topup / .withdrawal)
+    "CARD_NUMBER_INVALID": 422,
+    "CARD_UNKNOWN_BANK": 422,
+    "CARD_HOLDER_MISMATCH": 422,
+    "CARD_ALREADY_BOUND": 409,
+    "CARD_LIMIT_REACHED": 409,
+    "CARD_IN_FLIGHT": 409,
+    "CARD_NOT_BOUND": 409,
+    "CARD_CREDIT_NOT_ALLOWED": 422,
+    "CARD_BINDING_EXPIRED": 410,
+    "CARD_BINDING_CLOSED": 409,
+    "CARD_BINDING_TOO_MANY_TRIES": 429,
+    "CARD_OTP_WRONG": 422,
+    "CARD_OTP_INVALID": 422,
+    "CARD_BANK_REFUSED": 422,
+    "CARD_BANK_UNAVAILABLE": 503,
+    "PAYMENT_CONFIRMATION_REQUIRED": 422,
 }
 
 

@@ -9,6 +9,9 @@ How it works, so that routes added later are covered without touching this file:
 - path parameters are filled from PATH_PARAMS below: each makes a fresh object belonging to branch A
   (or to another customer), so branch staff of branch B and other customers must be refused it.
   A route with a parameter that PATH_PARAMS does not know fails: add a maker for it.
+- routes behind a bearer-token dependency (`AccessSpec.credential == "bearer"`, the customer JSON API) get the
+  role's token in `Authorization: Bearer` instead of a cookie: a customer's is let through, staff tokens and no
+  token get 401;
 - form fields are filled with FORM_VALUES (or "1"), so a request that passes the access check reaches the
   handler, which then must not answer 401 or 403 (a 422 for a made-up value is fine) nor crash.
 """
@@ -334,7 +337,15 @@ def _call(app: FastAPI, world: World, who: Who, method: str, path: str, route: A
         url = re.sub(r"{" + name + r"(?::\w+)?}", objects[name].value, url)
     client = TestClient(app, raise_server_exceptions=False)
     token, csrf = _session_for(world, who)
-    if who.audience == "staff":
+    spec = access_spec(route)
+    bearer = spec is not None and spec.credential == "bearer"
+    headers = {"accept": "application/json" if path.startswith("/api/") else "text/html"}
+    if bearer:
+        # A bearer-token route (the customer JSON API): the token goes in the Authorization header and no cookie
+        # is sent. Staff send their own staff token the same way, which must be refused (401).
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+    elif who.audience == "staff":
         client.cookies.set(auth.staff_cookie(world.settings).name, token)  # type: ignore[arg-type]
     elif who.audience == "customer":
         client.cookies.set(auth.customer_cookie(world.settings).name, token)  # type: ignore[arg-type]
@@ -342,7 +353,6 @@ def _call(app: FastAPI, world: World, who: Who, method: str, path: str, route: A
         device = credentials.new_device_id()
         client.cookies.set(auth.device_cookie(world.settings).name, device)
         csrf = credentials.csrf_token(device)
-    headers = {"accept": "application/json" if path.startswith("/api/") else "text/html"}
     if method in SAFE:
         return client.request(method, url, headers=headers, follow_redirects=False), objects
     data = {name: FORM_VALUES.get(name, "1") for name in _form_fields(route)}
@@ -456,3 +466,17 @@ def test_a_route_protected_with_the_wrong_role_fails_the_check(app, world) -> No
 
     teller = next(who for who in WHO if who.name == "teller_a")
     assert _check(teller, "POST", "/ops/x", spec, Answer(), {}) == "expected 403 FORBIDDEN, got 200 None"
+
+
+def test_bearer_routes_refuse_the_session_cookie(app, world) -> None:  # type: ignore[no-untyped-def]
+    """A customer's session cookie is an ambient credential: bearer-token routes must not accept it."""
+    customer = next(who for who in WHO if who.role == access.CUSTOMER)
+    token, _csrf = _session_for(world, customer)
+    bearer_routes = [(method, path) for method, path, route in endpoints(app)
+                     if (spec := access_spec(route)) is not None and spec.credential == "bearer" and "{" not in path]
+    assert bearer_routes, "the customer JSON API has bearer-token routes"
+    client = TestClient(app, raise_server_exceptions=False)
+    client.cookies.set(auth.customer_cookie(world.settings).name, token)  # type: ignore[arg-type]
+    for method, path in bearer_routes:
+        response = client.request(method, path, headers={"accept": "application/json"})
+        assert (response.status_code, _code(response)) == (401, "UNAUTHENTICATED"), f"{method} {path}"

@@ -89,6 +89,10 @@ def wants_html(request: Request) -> bool:
 async def qianbao_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QianbaoError)
     headers = {"Retry-After": str(exc.params["retry_after"])} if "retry_after" in exc.params else None
+    challenge = getattr(request.state, "www_authenticate", None)
+    if exc.status == 401 and challenge:
+        # A bearer-token endpoint (qianbao.api.customer_auth) says how to authenticate (RFC 6750).
+        headers = {**(headers or {}), "WWW-Authenticate": challenge}
     return problem_response(request, exc.code, exc.status, exc.params, headers=headers)
 
 

@@ -188,6 +188,9 @@ class AccessSpec:
     audience: Literal["staff", "customer"]
     roles: frozenset[str]
     action: str | None = None
+    # How the caller proves who they are: the session cookie (pages, the app's own JSON calls) or an
+    # `Authorization: Bearer` token (the customer JSON API, qianbao.api.customer_auth).
+    credential: Literal["cookie", "bearer"] = "cookie"
 
 
 class LoginRequired(Exception):
