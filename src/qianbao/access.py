@@ -37,7 +37,9 @@ SUPERVISOR = "supervisor"
 OPERATOR = "operator"
 AUDITOR = "auditor"
 STAFF_ROLES: tuple[str, ...] = (TELLER, SUPERVISOR, OPERATOR, AUDITOR)
-ROLES: tuple[str, ...] = (CUSTOMER, *STAFF_ROLES)
+# A merchant (qianbao.merchants): its own orders and refunds, in the merchant pages and the signed merchant API.
+MERCHANT = "merchant"
+ROLES: tuple[str, ...] = (CUSTOMER, MERCHANT, *STAFF_ROLES)
 BRANCH_ROLES = frozenset({TELLER, SUPERVISOR})
 
 Scope = Literal["own", "branch", "all"]
@@ -82,6 +84,10 @@ POLICY: dict[str, Rule] = {
     "ops.recon": _rule({OPERATOR}, "all", True, "reconcile with banks, post corrections"),
     "ops.config": _rule({OPERATOR}, "all", True, "change policy tables: tiers, limits, fees, rules"),
     "ops.staff": _rule({OPERATOR}, "all", True, "create branches and staff, disable, reset password or TOTP"),
+    # Merchants (qianbao.merchants): a merchant sees and acts on its own orders only; operators manage merchants.
+    "merchant.read": _rule({MERCHANT}, "own", False, "see own orders, refunds and notifications"),
+    "merchant.act": _rule({MERCHANT}, "own", True, "create, close, confirm and refund own orders"),
+    "ops.merchants": _rule({OPERATOR}, "all", True, "create merchants, rotate secrets, suspend, reset passwords"),
     # Any signed-in staff member on their own session.
     "staff.session": _rule(set(STAFF_ROLES), "all", True, "sign out", self_service=True),
 }
@@ -110,9 +116,18 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     # The customer-facing PIN pad at the counter (qianbao.web.pinpad_pages): paired by a one-time code, its
     # forms post with the device-bound CSRF token and it works with its own short-lived pairing token.
     ("GET", "/pinpad"), ("POST", "/pinpad/pair"), ("POST", "/pinpad/complete"), ("POST", "/pinpad/leave"),
+    # The counter PIN pad (qianbao.web.counter_pinpad): the same, paired by the code of one counter operation.
+    ("GET", "/pinpad/counter"), ("POST", "/pinpad/counter/pair"), ("POST", "/pinpad/counter/confirm"),
+    ("POST", "/pinpad/counter/leave"),
     # The customer JSON API's sign-in (qianbao.api.customer_auth): password, then the new device's SMS code or
     # the dynamic password; every other /api/v1 customer route needs its bearer token.
     ("POST", "/api/v1/sessions"),
+    # The bank's callbacks (qianbao.api.bank_callbacks): authenticated by the bank's HMAC signature, not a session.
+    ("POST", "/api/bank/callbacks"),
+    # Merchants (qianbao.web.merchant_pages): the portal's sign-in (device-bound CSRF), and the public checkout
+    # page a shop shows its customer — found only by the order's unguessable token, it shows the QR and amount.
+    ("GET", "/m/login"), ("POST", "/m/login"),
+    ("GET", "/m/checkout/{token}"), ("GET", "/m/checkout/{token}/status"), ("GET", "/m/checkout/{token}/qr.svg"),
 })
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
 
@@ -125,7 +140,7 @@ def is_public(method: str, path: str) -> bool:
 class Actor:
     """Who is asking: a customer, or a staff member with their role and branch."""
 
-    kind: Literal["customer", "staff"]
+    kind: Literal["customer", "staff", "merchant"]
     id: int
     role: str
     branch_id: int | None = None
@@ -133,6 +148,10 @@ class Actor:
     @classmethod
     def customer(cls, customer_id: int) -> Actor:
         return cls("customer", customer_id, CUSTOMER)
+
+    @classmethod
+    def merchant(cls, merchant_id: int) -> Actor:
+        return cls("merchant", merchant_id, MERCHANT)
 
     @classmethod
     def staff(cls, staff_id: int, role: str, branch_id: int | None) -> Actor:
@@ -144,6 +163,8 @@ class Actor:
     def audit_actor(self) -> audit.Actor:
         if self.kind == "customer":
             return audit.Actor.customer(self.id)
+        if self.kind == "merchant":
+            return audit.Actor.merchant(self.id)
         return audit.Actor.staff(self.id, self.branch_id)
 
 

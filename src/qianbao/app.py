@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import customer_auth, health
+from qianbao.api import bank_callbacks, customer_auth, customer_cards, health, merchant_api
 from qianbao.api.middleware import RequestContextMiddleware
 from qianbao.api.problems import http_error_handler, qianbao_error_handler, validation_error_handler
 from qianbao.db import Database
@@ -17,16 +17,24 @@ from qianbao.pii.keyring import installed_keyring, load_keyring, use_keyring
 from qianbao.settings import Settings
 from qianbao.web import (
     auth,
+    counter_pinpad,
     customer_pages,
     customer_realname,
+    merchant_pages,
     ops_audit,
+    ops_merchants,
     ops_pages,
     ops_sms,
     pages,
     pinpad_pages,
     staff_pages,
+    supervisor_console,
+    teller_cash,
+    teller_eod,
     teller_pages,
+    teller_services,
 )
+from qianbao.web import customer_cards as customer_cards_pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -59,8 +67,22 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(staff_pages.router)
     app.include_router(teller_pages.router)
     app.include_router(pinpad_pages.router)
+    # the counter (qianbao.counter): cash, services, end of day, the supervisor's view, the counter PIN pad
+    app.include_router(teller_cash.router)
+    app.include_router(teller_services.router)
+    app.include_router(teller_eod.router)
+    app.include_router(supervisor_console.router)
+    app.include_router(counter_pinpad.router)
+    # merchants (qianbao.merchants): the ops pages, the merchant's own pages, the signed merchant API
+    app.include_router(ops_merchants.router)
+    app.include_router(merchant_pages.router)
+    app.include_router(merchant_api.router)
     app.include_router(customer_pages.router)
     app.include_router(customer_auth.router)
+    # bank cards, top-up and withdrawal (qianbao.cards): the customer pages and the JSON API
+    app.include_router(customer_cards_pages.router)
+    app.include_router(customer_cards.router)
+    app.include_router(bank_callbacks.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)

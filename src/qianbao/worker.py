@@ -28,16 +28,25 @@ class Job:
 
 def jobs() -> list[Job]:
     """The registered jobs; domain packages add theirs here."""
+    from qianbao.adapters.bank.callbacks import prune_job as prune_bank_callback_nonces
+    from qianbao.cards.jobs import sweep_job as card_movements_job
     from qianbao.credentials.jobs import prune as prune_credentials
     from qianbao.credentials.passkeys import prune_job as prune_passkey_challenges
     from qianbao.ledger.jobs import purge_keys_job, sweep_job
+    from qianbao.merchants.notify import deliver_due as deliver_merchant_notifications
+    from qianbao.merchants.notify import purge_nonces_job
     from qianbao.notices.delivery import deliver_due
+    from qianbao.payments.service import expire_job as payments_expire_job
     from qianbao.wallets.jobs import expire_applications_job, id_expiry_job
 
     return [Job("outbox", deliver_due), Job("credentials_prune", prune_credentials),
             Job("ledger_sweep", sweep_job), Job("ledger_purge_keys", purge_keys_job),
             Job("wallets_id_expiry", id_expiry_job), Job("wallets_expire_applications", expire_applications_job),
-            Job("passkey_challenges_prune", prune_passkey_challenges)]
+            Job("passkey_challenges_prune", prune_passkey_challenges),
+            Job("merchant_notify", deliver_merchant_notifications), Job("merchant_nonces_purge", purge_nonces_job),
+            Job("bank_callback_nonces", prune_bank_callback_nonces),
+            Job("payments_expire", payments_expire_job),
+            Job("card_movements", card_movements_job)]
 
 
 def run_once(db: Database, settings: Settings) -> int:

@@ -58,6 +58,8 @@ STAFF_COOKIE = "qb_staff"
 CUSTOMER_LOGIN_PATH = "/app/login"
 TELLER_LOGIN_PATH = "/teller/login"
 OPS_LOGIN_PATH = "/ops/login"
+# The merchant pages (qianbao.web.merchant_pages) sign in with the merchant number and portal password.
+MERCHANT_LOGIN_PATH = "/m/login"
 
 
 # ---- cookies ----------------------------------------------------------------------------------------
@@ -185,12 +187,13 @@ class CustomerContext:
 class AccessSpec:
     """What a dependency lets through; the access-matrix test reads it off every route."""
 
-    audience: Literal["staff", "customer"]
+    audience: Literal["staff", "customer", "merchant"]
     roles: frozenset[str]
     action: str | None = None
     # How the caller proves who they are: the session cookie (pages, the app's own JSON calls) or an
     # `Authorization: Bearer` token (the customer JSON API, qianbao.api.customer_auth).
-    credential: Literal["cookie", "bearer"] = "cookie"
+    # The merchant API (qianbao.api.merchant_api) takes no cookie nor token: each request is HMAC-signed.
+    credential: Literal["cookie", "bearer", "hmac"] = "cookie"
 
 
 class LoginRequired(Exception):
