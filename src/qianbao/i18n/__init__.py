@@ -75,6 +75,12 @@ def translate(key: str, lang: str | None = None, /, **params: Any) -> str:
         other = "en" if lang == "zh-CN" else "zh-CN"
         text = catalogue(other).get(key, key)
     if params:
+        # A coded parameter may have its own wording: "error.LIMIT_EXCEEDED.limit.daily" names the limit.
+        table = catalogue(lang)
+        params = {
+            name: table.get(f"{key}.{name}.{value}", value) if isinstance(value, str) else value
+            for name, value in params.items()
+        }
         try:
             return text.format_map(_Defaulting(params))
         except (ValueError, IndexError):

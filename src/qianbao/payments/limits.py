@@ -1,0 +1,200 @@
+"""Outflow limits (SPEC §2), counted atomically in `payments_usage`.
+
+A paying wallet's outflow is counted in period buckets (Asia/Shanghai days and years):
+
+    day:<yyyy-mm-dd>     amount + fee of outflow kinds                   tier's daily outflow limit
+    year:<yyyy>          amount + fee of outflow kinds                   tier's annual outflow limit
+    pwfree:<yyyy-mm-dd>  amount + fee confirmed without PIN or passkey   password-free daily cap
+    sqr:<yyyy-mm-dd>     amount + fee paid to a static merchant QR code  static-QR daily cap
+    month:<kind>:<yyyy-mm>  amount of the kind (no limit: the fee schedule's free monthly allowance)
+
+Each bucket grows with ONE statement, a conditional UPSERT:
+
+    INSERT ... VALUES (:wallet, :bucket, :amount)
+    ON CONFLICT (wallet_id, bucket) DO UPDATE SET used = used + :amount WHERE used + :amount <= :limit
+    RETURNING used
+
+No row back means the cap would be passed. The row lock that PostgreSQL takes for the update (and
+SQLite's single writer under BEGIN IMMEDIATE) makes the check and the increment one step, so two
+concurrent payments can never together pass a cap. The single-payment limit needs no counter.
+A failed operation gives its buckets back (`release`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from qianbao.credentials.base import SHANGHAI
+from qianbao.errors import QianbaoError
+from qianbao.money import format_fen
+from qianbao.payments.models import OUTFLOW_KINDS, PASSWORD_FREE_CONFIRMATIONS, PaymentUsage
+from qianbao.wallets.models import Wallet
+from qianbao.wallets.policy import WalletLimits, wallet_limits
+
+SINGLE = "single"
+DAILY = "daily"
+ANNUAL = "annual"
+PASSWORD_FREE = "password_free"
+STATIC_QR = "static_qr"
+
+
+def _yuan(fen: int) -> str:
+    return format_fen(max(fen, 0), "en", symbol=False)
+
+
+def limit_exceeded(limit: str, remaining: int) -> QianbaoError:
+    """LIMIT_EXCEEDED naming the limit and what is left of it (yuan text, and fen for API clients)."""
+    remaining = max(remaining, 0)
+    return QianbaoError("LIMIT_EXCEEDED", limit=limit, remaining=_yuan(remaining), remaining_fen=remaining)
+
+
+@dataclass(frozen=True)
+class Buckets:
+    day: str
+    year: str
+    password_free: str
+    static_qr: str
+    month: str  # yyyy-mm
+
+    @classmethod
+    def at(cls, moment: datetime) -> Buckets:
+        local = moment.astimezone(SHANGHAI)
+        day = local.date().isoformat()
+        return cls(day=f"day:{day}", year=f"year:{local.year}", password_free=f"pwfree:{day}",
+                   static_qr=f"sqr:{day}", month=local.strftime("%Y-%m"))
+
+    def monthly(self, kind: str) -> str:
+        return f"month:{kind}:{self.month}"
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def used(session: Session, wallet_id: int, bucket: str) -> int:
+    value = session.scalar(
+        select(PaymentUsage.used).where(PaymentUsage.wallet_id == wallet_id, PaymentUsage.bucket == bucket)
+    )
+    return int(value or 0)
+
+
+def consume(session: Session, wallet_id: int, bucket: str, amount: int, cap: int | None, name: str) -> None:
+    """Add `amount` to the bucket if it stays within `cap` (None = no cap), else LIMIT_EXCEEDED{name}."""
+    if cap is not None and amount > cap:
+        raise limit_exceeded(name, cap - used(session, wallet_id, bucket))
+    insert = _insert(session)
+    stmt = insert(PaymentUsage).values(wallet_id=wallet_id, bucket=bucket, used=amount)
+    grown = PaymentUsage.used + stmt.excluded.used
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["wallet_id", "bucket"], set_={"used": grown},
+        where=None if cap is None else grown <= cap,
+    ).returning(PaymentUsage.used)
+    if session.execute(stmt).first() is None:
+        assert cap is not None
+        raise limit_exceeded(name, cap - used(session, wallet_id, bucket))
+
+
+def release(session: Session, wallet_id: int, usage: Mapping[str, int]) -> None:
+    """Give back what a failed operation counted (never below zero)."""
+    for bucket in sorted(usage):
+        amount = int(usage[bucket])
+        if amount <= 0:
+            continue
+        session.execute(
+            update(PaymentUsage)
+            .where(PaymentUsage.wallet_id == wallet_id, PaymentUsage.bucket == bucket)
+            .values(used=PaymentUsage.used - amount)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(PaymentUsage)
+            .where(PaymentUsage.wallet_id == wallet_id, PaymentUsage.bucket == bucket, PaymentUsage.used < 0)
+            .values(used=0)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def check_can_pay(limits: WalletLimits) -> None:
+    if limits.closed:
+        raise QianbaoError("WALLET_CLOSED")
+    if limits.frozen:
+        raise QianbaoError("WALLET_FROZEN")
+    if limits.outflow_restricted:
+        raise QianbaoError("WALLET_OUTFLOW_RESTRICTED", reason=limits.outflow_restriction_reason or "")
+
+
+def count_outflow(
+    session: Session,
+    wallet: Wallet,
+    *,
+    kind: str,
+    amount: int,
+    fee: int,
+    confirmation: str,
+    static_qr: bool,
+    now: datetime,
+    counted_kinds: frozenset[str] = frozenset(),
+) -> dict[str, int]:
+    """Check the paying wallet and count the payment in its buckets; returns {bucket: fen} counted.
+
+    Refusals: WALLET_CLOSED, WALLET_FROZEN, WALLET_OUTFLOW_RESTRICTED, LIMIT_EXCEEDED{limit, remaining}.
+    Every kind checks the wallet's status; only outflow kinds are held to the limits.
+    `counted_kinds`: kinds whose monthly total the fee schedule needs.
+    """
+    limits = wallet_limits(session, wallet)
+    check_can_pay(limits)
+    usage: dict[str, int] = {}
+    if kind not in OUTFLOW_KINDS:
+        return usage
+    total = amount + fee
+    buckets = Buckets.at(now)
+    if limits.single_payment_limit is not None and amount > limits.single_payment_limit:
+        raise limit_exceeded(SINGLE, limits.single_payment_limit)
+    steps: list[tuple[str, int | None, str]] = []
+    if confirmation in PASSWORD_FREE_CONFIRMATIONS:
+        steps.append((buckets.password_free, limits.password_free_daily_limit, PASSWORD_FREE))
+    if static_qr:
+        steps.append((buckets.static_qr, limits.static_qr_daily_limit, STATIC_QR))
+    steps.append((buckets.day, limits.daily_outflow_limit, DAILY))
+    steps.append((buckets.year, limits.annual_outflow_limit, ANNUAL))
+    for bucket, cap, name in steps:
+        consume(session, wallet.id, bucket, total, cap, name)
+        usage[bucket] = total
+    if kind in counted_kinds:
+        consume(session, wallet.id, buckets.monthly(kind), amount, None, "monthly")
+        usage[buckets.monthly(kind)] = amount
+    return usage
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What a wallet may still pay now, in fen (None = no limit): shown on the pages before confirming."""
+
+    single: int | None
+    daily: int | None
+    annual: int | None
+    password_free: int | None
+    static_qr: int | None
+
+
+def remaining(session: Session, wallet: Wallet, *, now: datetime) -> Remaining:
+    limits = wallet_limits(session, wallet)
+    buckets = Buckets.at(now)
+
+    def left(cap: int | None, bucket: str) -> int | None:
+        return None if cap is None else max(cap - used(session, wallet.id, bucket), 0)
+
+    return Remaining(
+        single=limits.single_payment_limit,
+        daily=left(limits.daily_outflow_limit, buckets.day),
+        annual=left(limits.annual_outflow_limit, buckets.year),
+        password_free=left(limits.password_free_daily_limit, buckets.password_free),
+        static_qr=left(limits.static_qr_daily_limit, buckets.static_qr),
+    )
