@@ -46,6 +46,27 @@ class Settings(BaseSettings):
     idcard_reader: Literal["sandbox"] = "sandbox"
     idcard_latency_ms: int = Field(default=300, ge=0)
     idcard_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The counter (docs/counter.md): a cash out above this many yuan waits for a supervisor's approval.
+    counter_cash_out_approval_yuan: int = Field(default=50_000, ge=0)
+    # Biller adapter (bill payment, docs/bills-and-parcels.md has the sandbox's rules). A call slower than the
+    # timeout counts as no answer: for a payment, an unknown outcome the worker asks again about.
+    biller_adapter: Literal["sandbox"] = "sandbox"
+    biller_latency_ms: int = Field(default=120, ge=0)
+    biller_timeout_ms: int = Field(default=5000, ge=1)
+    biller_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Bank connector (docs/sandbox-bank.md): the bank's API, the wallet's merchant id there and the two shared
+    # HMAC secrets (the wallet's requests to the bank; the bank's callbacks to the wallet). The defaults are
+    # the sandbox bank's development values (`qianbao sandbox-bank serve`); production must set its own.
+    bank_url: str = "http://127.0.0.1:8100"
+    bank_merchant_id: str = "QIANBAO-DEV"
+    bank_api_secret: str = "sandbox-bank-api-secret-dev-only"
+    bank_callback_secret: str = "sandbox-bank-callback-secret-dev-only"
+    # Where the bank posts its callbacks; empty means base_url + /api/bank/callbacks.
+    bank_callback_url: str = ""
+    bank_timeout_seconds: float = Field(default=5.0, gt=0)
+    bank_retries: int = Field(default=3, ge=0)
+    bank_retry_backoff_seconds: float = Field(default=0.3, ge=0)
 
     # Outbox worker.
     outbox_poll_seconds: float = 0.5
@@ -97,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_bank_callback_url(self) -> str:
+        return self.bank_callback_url or f"{self.base_url}/api/bank/callbacks"
 
 
 @lru_cache
