@@ -36,6 +36,7 @@ def jobs() -> list[Job]:
     from qianbao.merchants.notify import deliver_due as deliver_merchant_notifications
     from qianbao.merchants.notify import purge_nonces_job
     from qianbao.notices.delivery import deliver_due
+    from qianbao.payments.bills import settle_job as bills_settle_job
     from qianbao.payments.service import expire_job as payments_expire_job
     from qianbao.wallets.jobs import expire_applications_job, id_expiry_job
 
@@ -45,7 +46,7 @@ def jobs() -> list[Job]:
             Job("passkey_challenges_prune", prune_passkey_challenges),
             Job("merchant_notify", deliver_merchant_notifications), Job("merchant_nonces_purge", purge_nonces_job),
             Job("bank_callback_nonces", prune_bank_callback_nonces),
-            Job("payments_expire", payments_expire_job),
+            Job("payments_expire", payments_expire_job), Job("bills_settle", bills_settle_job),
             Job("card_movements", card_movements_job)]
 
 

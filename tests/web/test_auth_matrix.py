@@ -225,6 +225,79 @@ def _counter_receipt(world: World) -> Obj:
 _COUNTER_IDS = iter(range(10_000))
 
 
+# ---- bank cards, top-up, withdrawal (qianbao.cards) -------------------------------------------------------
+
+def _other_customers_card(world: World) -> tuple[Obj, int]:
+    """A card bound to another holder's wallet (written as a row: only whose it is matters here)."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from qianbao.cards.models import BankCard
+
+    customer_id, wallet_id = _app_wallet(world)
+    with world.db.transaction() as session:
+        row = BankCard(public_id="cd_" + secrets.token_urlsafe(12), customer_id=customer_id, wallet_id=wallet_id,
+                       bank_code="PSBC", card_type="debit", bin="621799", last4="0014",
+                       number="6217990000000000014", number_hash=secrets.token_hex(32),
+                       bound_hash=secrets.token_hex(32), token="tok_matrix", default_of_wallet=wallet_id,
+                       status="bound", bound_at=datetime.now(UTC))
+        session.add(row)
+        session.flush()
+        return Obj(row.public_id, owner_customer=customer_id), row.id
+
+
+def _other_customers_binding(world: World) -> Obj:
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from qianbao.cards.models import CardBinding
+
+    customer_id, wallet_id = _app_wallet(world)
+    now = datetime.now(UTC)
+    with world.db.transaction() as session:
+        row = CardBinding(public_id="cb_" + secrets.token_urlsafe(12), customer_id=customer_id, wallet_id=wallet_id,
+                          bank_ref="BND-matrix", bank_code="PSBC", card_type="debit", bin="621799", last4="0014",
+                          number="6217990000000000014", number_hash=secrets.token_hex(32), phone_masked="138****0000",
+                          status="pending", tries=0, created_at=now, expires_at=now + timedelta(minutes=10))
+        session.add(row)
+        session.flush()
+        return Obj(row.public_id, owner_customer=customer_id)
+
+
+def _other_customers_movement(world: World, kind: str) -> Obj:
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from qianbao.cards.models import CardMovement
+
+    card, card_db_id = _other_customers_card(world)
+    now = datetime.now(UTC)
+    with world.db.transaction() as session:
+        from qianbao.cards.models import BankCard
+
+        owner = session.get(BankCard, card_db_id)
+        assert owner is not None
+        reference = "T" + secrets.token_hex(8)
+        session.add(CardMovement(kind=kind, card_id=card_db_id, wallet_id=owner.wallet_id,
+                                 customer_id=owner.customer_id, operation_id=secrets.randbelow(10**12),
+                                 reference=reference, bank_key="k-" + reference, order_key="o-" + reference,
+                                 amount=100, fee=0, status="processing", query_count=0,
+                                 created_at=now, next_query_at=now, deadline=now + timedelta(minutes=10)))
+        return Obj(reference, owner_customer=card.owner_customer)
+
+
+def _counter_day(world: World) -> tuple[int, int]:
+    """(counter session id, float operation id) of a fresh branch-A teller's day, its float awaiting a supervisor."""
+    from qianbao import audit, counter
+
+    teller = world.make_staff("teller", branch=BRANCH_A)
+    with world.db.transaction() as session:
+        counter.fund_vault(session, teller.member.branch_id, 100_000, key=f"matrix-{teller.id}",
+                           actor=audit.Actor.system("test"))
+        day = counter.open_day(session, teller.id, 100_000)
+        return day.id, counter.operations_of(session, day.id)[0].id
+
+
 # Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
 PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "code": lambda world: Obj("en"),
@@ -239,6 +312,12 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "passkey_id": _other_customers_passkey,
     "application_id": lambda world: Obj(str(_counter_application(world)[0]), branch=BRANCH_A),
     "receipt_id": _counter_receipt,
+    "card_id": lambda world: _other_customers_card(world)[0],
+    "binding_id": _other_customers_binding,
+    "topup_reference": lambda world: _other_customers_movement(world, "topup"),
+    "withdrawal_reference": lambda world: _other_customers_movement(world, "withdrawal"),
+    "op_id": lambda world: Obj(str(_counter_day(world)[1]), branch=BRANCH_A),
+    "day_id": lambda world: Obj(str(_counter_day(world)[0]), branch=BRANCH_A),
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -50,6 +51,8 @@ from qianbao.pii.hashing import normalise_id_number, normalise_name
 from qianbao.pii.masking import mask_phone
 from qianbao.wallets import customers as wallet_customers
 from qianbao.wallets.models import CLOSED, Customer, Wallet
+
+log = structlog.get_logger("qianbao.cards")
 
 MAX_CARDS_PER_WALLET = 10
 BINDING_MINUTES = 10
@@ -111,12 +114,13 @@ def check_binding(session: Session, customer_id: int, number: str, holder_name: 
 
 
 def record_binding(session: Session, customer: Customer, wallet: Wallet, card: CheckedCard, bank_ref: str,
-                   phone: str) -> CardBinding:
+                   phone: str, *, masked_phone: str | None = None) -> CardBinding:
     now = _now()
     row = CardBinding(
         public_id="cb_" + secrets.token_urlsafe(15), customer_id=customer.id, wallet_id=wallet.id,
         bank_ref=bank_ref[:64], bank_code=card.bank_code, card_type=card.card_type, bin=card.bin, last4=card.last4,
-        number=card.number, number_hash=card.number_hash, phone_masked=mask_phone(phone), status=BINDING_PENDING,
+        number=card.number, number_hash=card.number_hash, phone_masked=(masked_phone or mask_phone(phone))[:24],
+        status=BINDING_PENDING,
         tries=0, created_at=now, expires_at=now + timedelta(minutes=BINDING_MINUTES),
     )
     session.add(row)
@@ -205,8 +209,11 @@ def finish_binding(session: Session, row: CardBinding, token: str, *, last4: str
 
 # ---- the two steps with the bank --------------------------------------------------------------------------
 
+UNAVAILABLE_CODES = frozenset({"BANK_UNAVAILABLE", "CARD_BANK_UNAVAILABLE"})
+
+
 def _bank_error(exc: Exception) -> QianbaoError:
-    """What the customer is told when the bank refuses or cannot be reached."""
+    """What the customer is told when the bank refuses or cannot be reached (its BANK_* codes pass through)."""
     if isinstance(exc, QianbaoError):
         return exc
     return QianbaoError("CARD_BANK_UNAVAILABLE")
@@ -229,7 +236,8 @@ def start_binding(db: Database, connector: Any, customer_id: int, number: str, h
         raise error from None
     with db.transaction() as session:
         customer, wallet, card = check_binding(session, customer_id, number, holder_name, id_number)
-        row = record_binding(session, customer, wallet, card, str(_field(challenge, "ref")), bank_phone)
+        row = record_binding(session, customer, wallet, card, str(_field(challenge, "ref")), bank_phone,
+                             masked_phone=_field(challenge, "masked_phone", None))
         return _binding_view(row)
 
 
@@ -266,10 +274,13 @@ def confirm_binding(db: Database, connector: Any, customer_id: int, binding_id: 
             if row.status == BINDING_PENDING:
                 if error.code in WRONG_CODE_CODES:
                     error = wrong_code(session, row)
+                elif error.code in TOO_MANY_CODES:
+                    fail_binding(session, row, "CARD_BINDING_TOO_MANY_TRIES")
+                    error = QianbaoError("CARD_BINDING_TOO_MANY_TRIES")
                 elif error.code in EXPIRED_CODE_CODES:
                     fail_binding(session, row, "CARD_BINDING_EXPIRED")
                     error = QianbaoError("CARD_BINDING_EXPIRED")
-                elif error.code != "CARD_BANK_UNAVAILABLE":
+                elif error.code not in UNAVAILABLE_CODES:
                     fail_binding(session, row, error.code)
         raise error from None
     with db.transaction() as session:
@@ -281,12 +292,29 @@ def confirm_binding(db: Database, connector: Any, customer_id: int, binding_id: 
         return card_store.view(card)
 
 
-# The bank connector's codes for a wrong and for a spent or timed-out code (see qianbao.adapters.bank).
-WRONG_CODE_CODES = frozenset({"CARD_OTP_WRONG", "BANK_OTP_WRONG", "OTP_WRONG"})
-EXPIRED_CODE_CODES = frozenset({"CARD_BINDING_EXPIRED", "BANK_OTP_EXPIRED", "OTP_EXPIRED", "BANK_BINDING_EXPIRED"})
+# The bank connector's codes (qianbao.adapters.bank.connector) for a wrong code, for too many, and for a
+# spent or timed-out binding.
+WRONG_CODE_CODES = frozenset({"BANK_OTP_WRONG"})
+TOO_MANY_CODES = frozenset({"BANK_OTP_TOO_MANY_TRIES"})
+EXPIRED_CODE_CODES = frozenset({"BANK_OTP_EXPIRED", "BANK_BINDING_NOT_FOUND"})
 
 
 def _field(obj: Any, name: str, *default: Any) -> Any:
     if isinstance(obj, dict):
         return obj.get(name, *default) if default else obj[name]
     return getattr(obj, name, *default)
+
+
+def unbind_card(db: Database, connector: Any, customer_id: int, card_id: str) -> card_store.CardView:
+    """Unbind (CARD_IN_FLIGHT while a top-up or withdrawal on the card waits for the bank), then retire the
+    vault token at the bank. The bank's retirement is best effort: the card is unbound on our side whatever
+    the bank answers, and a token we no longer hold can never be used by us again."""
+    with db.transaction() as session:
+        card = card_store.get_card(session, customer_id, card_id)
+        token = card.token
+        result = card_store.unbind(session, customer_id, card_id)
+    try:
+        connector.unbind(token)
+    except Exception as exc:  # the bank unreachable or the token already retired
+        log.warning("card_token_retire_failed", error=getattr(exc, "code", type(exc).__name__))
+    return result

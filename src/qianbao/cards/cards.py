@@ -47,7 +47,9 @@ def view(card: BankCard) -> CardView:
 
 def notify(session: Session, customer: Customer, event: str, card: BankCard) -> None:
     """An in-app notice and an SMS of a card event (bound, unbound): keys notice.card.<event>.* / sms.card.<event>."""
-    params = {"last4": card.last4, "bank": card.bank_code}
+    from qianbao.cards.rules import bank_name
+
+    params = {"last4": card.last4, "bank": bank_name(card.bank_code, customer.lang)}
     enqueue_inbox(session, customer.id, f"notice.card.{event}.title", f"notice.card.{event}.body", params)
     enqueue_sms(session, customer.phone, key=f"sms.card.{event}", params=params, lang=customer.lang)
 

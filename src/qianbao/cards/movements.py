@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qianbao import audit, ledger
+from qianbao import audit
 from qianbao.cards.models import FAILED, PROCESSING, SUCCEEDED, BankCard, CardMovement
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
@@ -88,8 +88,10 @@ def check_amount(amount: Any) -> int:
 
 
 def clearing_account(session: Session, bank_code: str) -> int:
-    """The ledger account of a bank's clearing (one per bank, opened on first use): `BANK-<code>`."""
-    return ledger.ensure_account(session, "bank_clearing", f"BANK-{bank_code}", name=f"Bank clearing {bank_code}").id
+    """The ledger account of a bank's clearing (payments' system account `bank_clearing:<BANK>`)."""
+    from qianbao import payments
+
+    return payments.system_account(session, f"bank_clearing:{bank_code}")
 
 
 def create(session: Session, *, kind: str, card: BankCard, operation: Any, order_key: str, bank_key: str,
@@ -159,12 +161,11 @@ def settle(session: Session, bank_key: str, outcome: str, *, source: str, bank_s
         return False
     failure = None
     if outcome == SUCCEEDED:
-        try:
-            payments.complete(session, movement.operation_id, key=f"{bank_key}:post")
-        except QianbaoError as exc:
-            # The operation can no longer be posted (its hold expired): it stays voided, reconciliation
-            # sees the bank's success beside our void.
-            outcome, failure = FAILED, exc.code
+        operation = payments.complete(session, movement.operation_id, key=f"{bank_key}:post")
+        if operation.status != SUCCEEDED:
+            # It could no longer be posted (the hold expired, the wallet cannot receive any more): it is
+            # voided; reconciliation sees the bank's success beside our void.
+            outcome, failure = FAILED, str(getattr(operation, "failure_reason", None) or "not_posted")[:64]
     else:
         failure = (reason or bank_status or "bank_failed")[:64]
         payments.fail(session, movement.operation_id, key=f"{bank_key}:void", reason=failure)
@@ -204,7 +205,8 @@ UNCERTAIN_CODES = frozenset({"CARD_BANK_UNAVAILABLE", "BANK_UNAVAILABLE", "BANK_
 
 
 def on_bank_callback(session: Session, payload: Any) -> bool:
-    """The handler the bank connector's callback endpoint calls with a verified callback, in its unit of work."""
+    """The handler of the bank's verified callbacks (`qianbao.adapters.bank.callbacks`, kinds "debit" — a
+    top-up — and "credit" — a withdrawal), in the callback endpoint's unit of work."""
     bank_key = str(_get(payload, "key") or _get(payload, "idempotency_key") or "")
     outcome = outcome_of(_get(payload, "status"))
     if not bank_key or outcome is None:
@@ -257,3 +259,14 @@ def _get(obj: Any, name: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+def register_callbacks() -> None:
+    """Route the bank's debit and credit results here (done when this module is imported)."""
+    from qianbao.adapters.bank import callbacks
+
+    callbacks.register("debit", on_bank_callback)
+    callbacks.register("credit", on_bank_callback)
+
+
+register_callbacks()

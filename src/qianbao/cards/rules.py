@@ -2,7 +2,7 @@
 
     check_card_number("6222 0212 3456 7890 128") -> CheckedCard    CARD_NUMBER_INVALID / CARD_UNKNOWN_BANK
 
-A card number is 13 to 19 digits once spaces and dashes are dropped (full-width digits count, as a phone's
+A card number is 16 to 19 digits once spaces and dashes are dropped (full-width digits count, as a phone's
 keyboard may type them), with a valid Luhn check digit (python-stdnum); its BIN must be in the bank table
 (`qianbao.adapters.bank.bins`), which gives the issuing bank and whether it is a debit or a credit card.
 Nothing here stores or logs the number: callers keep only `bin`, `last4` and the encrypted number.
@@ -19,10 +19,10 @@ from stdnum import luhn
 from qianbao.errors import QianbaoError
 from qianbao.pii.hashing import lookup_hash
 
-MIN_DIGITS = 13
+MIN_DIGITS = 16
 MAX_DIGITS = 19
 _SEPARATORS = re.compile(r"[\s\-]")
-_DIGITS = re.compile(r"\d{13,19}")
+_DIGITS = re.compile(r"[0-9]{16,19}")
 BIN_DIGITS = 6
 
 
@@ -75,9 +75,7 @@ def bank_name(bank_code: str, lang: str) -> str:
     from qianbao.adapters.bank import bins
 
     bank = bins.bank(bank_code)
-    if bank is None:
-        return bank_code
-    return bank.name_zh if lang.startswith("zh") else bank.name_en
+    return bank.name(lang) if bank is not None else bank_code
 
 
 def card_label(bank_code: str, card_type: str, last4: str, lang: str) -> str:

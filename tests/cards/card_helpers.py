@@ -1,0 +1,207 @@
+"""Helpers for the cards, top-up and withdrawal tests: real-name holders opened through the wallets domain,
+card numbers from the BIN table, and a stand-in bank for the rules decided before the bank is asked.
+
+The flows with the bank (binding's code, debits, credits, callbacks, the sweep) run against the real sandbox
+bank process (see the `bank` fixture of the sandbox bank's own tests, reused here). `DeskBank` answers like the
+bank's connector for the binding steps only, and records every call, so a test can show that a refusal of
+ours happened before the bank was asked anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from qianbao import ledger, wallets
+from qianbao.adapters.bank import bins
+from qianbao.adapters.bank.connector import BindingChallenge, CardToken
+from qianbao.adapters.identity.sandbox import SandboxIdentityVerifier
+from qianbao.cards import binding as card_binding
+from qianbao.cards import cards as card_store
+from qianbao.db import Database
+from qianbao.errors import QianbaoError
+from qianbao.pii.keyring import Keyring
+from qianbao.pii.masking import mask_phone
+from qianbao.settings import Settings
+from qianbao.wallets import customers as wallet_customers
+
+PASSWORD = "Lantern-Harbour-42"
+PIN = "258036"
+YUAN = 100
+# Sandbox register people (qianbao.adapters.identity.citizens).
+LI_MING = ("李明", "440305199210110058")
+WANG_XIUYING = ("王秀英", "11010519491231002X")
+LIU_YANG = ("刘洋", "510107200001010099")
+VALID_UNTIL = date(2039, 3, 1)
+
+
+def card(prefix: str = "621799", serial: int = 1, length: int = 19) -> str:
+    """A valid card number (Luhn) under a BIN of the table: PSBC debit by default."""
+    return bins.card_number(prefix, length=length, serial=serial)
+
+
+PSBC_DEBIT = "621799"
+PSBC_CREDIT = "622810"
+ICBC_DEBIT = "622202"
+
+
+@pytest.fixture(autouse=True)
+def _keys(keyring: Keyring) -> Keyring:
+    return keyring
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
+
+
+@dataclass
+class Holder:
+    customer_id: int
+    wallet_id: int
+    phone: str
+    name: str
+    id_number: str
+
+    @property
+    def account_id(self) -> int:
+        return self._account_id
+
+    _account_id: int = 0
+
+
+@dataclass
+class DeskBank:
+    """The binding half of the bank connector, answering like the bank: a code texted to the phone, a token for
+    the right code. Records every call."""
+
+    otp: str = "246810"
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    refs: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    tries: dict[str, int] = field(default_factory=dict)
+    unbound: list[str] = field(default_factory=list)
+
+    def start_binding(self, card_number: str, holder_name: str, id_number: str, phone: str) -> BindingChallenge:
+        self.calls.append(("start_binding", (card_number[-4:], holder_name, phone)))
+        info = bins.lookup(card_number)
+        assert info is not None
+        ref = "BND" + secrets.token_hex(6)
+        self.refs[ref] = (info.bank_code, str(info.card_type), int(card_number[-4:]))
+        return BindingChallenge(ref=ref, masked_phone=mask_phone(phone),
+                                expires_at=datetime.now(UTC) + timedelta(minutes=5))
+
+    def confirm_binding(self, ref: str, otp: str) -> CardToken:
+        self.calls.append(("confirm_binding", (ref,)))
+        if ref not in self.refs:
+            raise QianbaoError("BANK_BINDING_NOT_FOUND")
+        if otp != self.otp:
+            self.tries[ref] = self.tries.get(ref, 0) + 1
+            raise QianbaoError("BANK_OTP_WRONG", tries_left=max(0, 5 - self.tries[ref]))
+        bank_code, card_type, last4 = self.refs[ref]
+        return CardToken(token="tok_" + ref, bank_code=bank_code, card_type=card_type, last4=f"{last4:04d}")
+
+    def unbind(self, token: str) -> None:
+        self.calls.append(("unbind", (token,)))
+        self.unbound.append(token)
+
+    def asked(self, name: str) -> int:
+        return sum(1 for call, _ in self.calls if call == name)
+
+
+@dataclass
+class Cards:
+    """Opens holders and binds cards through the domain's own functions, each step its own unit of work."""
+
+    db: Database
+    settings: Settings
+    bank: Any
+    phones: Iterator[int]
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self.db.transaction() as session:
+            return fn(session, *args, **kwargs)
+
+    def refusal(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> QianbaoError:
+        with pytest.raises(QianbaoError) as caught:
+            fn(*args, **kwargs)
+        return caught.value
+
+    def holder(self, person: tuple[str, str] | None = LI_MING, *, pin: bool = True) -> Holder:
+        """A wallet opened in the app; with a person, real-name verified (tier 3); with a PIN by default."""
+        phone = str(next(self.phones))
+        issued = self.run(wallets.start_registration, phone, "10.0.0.1", "zh-CN", send=False, settings=self.settings)
+        customer, wallet = self.run(wallets.complete_registration, phone, issued.code, PASSWORD, True,
+                                    settings=self.settings)
+        customer_id, wallet_id = customer.id, wallet.id
+        if person is not None:
+            self.run(wallets.submit_real_name, customer_id, person[0], person[1], VALID_UNTIL, _jpeg(), _jpeg(),
+                     verifier=SandboxIdentityVerifier(latency_ms=0), settings=self.settings)
+        if pin:
+            self.run(wallets.set_payment_pin, customer_id, PIN, settings=self.settings)
+        with self.db.read() as session:
+            account = wallet_customers.get_wallet(session, wallet_id).ledger_account_id
+        holder = Holder(customer_id, wallet_id, phone, person[0] if person else "", person[1] if person else "")
+        holder._account_id = account
+        return holder
+
+    def start(self, holder: Holder, number: str, *, name: str | None = None, id_number: str | None = None,
+              phone: str | None = None) -> card_binding.BindingView:
+        return card_binding.start_binding(self.db, self.bank, holder.customer_id, number,
+                                          holder.name if name is None else name,
+                                          holder.id_number if id_number is None else id_number, phone)
+
+    def confirm(self, holder: Holder, binding_id: str, otp: str) -> card_store.CardView:
+        return card_binding.confirm_binding(self.db, self.bank, holder.customer_id, binding_id, otp)
+
+    def bind(self, holder: Holder, number: str, *, otp: str | Callable[[], str] | None = None,
+             phone: str | None = None) -> card_store.CardView:
+        started = self.start(holder, number, phone=phone)
+        code = otp() if callable(otp) else (otp or getattr(self.bank, "otp", None))
+        assert code is not None
+        return self.confirm(holder, started.id, code)
+
+    def tier(self, holder: Holder) -> int:
+        with self.db.read() as session:
+            return wallet_customers.get_wallet(session, holder.wallet_id).tier
+
+    def balance(self, holder: Holder) -> ledger.Balance:
+        with self.db.read() as session:
+            return ledger.balance(session, holder.account_id)
+
+    def cards(self, holder: Holder) -> list[card_store.CardView]:
+        with self.db.read() as session:
+            return card_store.list_cards(session, holder.customer_id)
+
+    def count(self, model: Any) -> int:
+        with self.db.read() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 400), "#d8e4f0").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+_PHONES = itertools.count(13700000001)
+
+
+@pytest.fixture
+def desk_bank() -> DeskBank:
+    return DeskBank()
+
+
+@pytest.fixture
+def cards(db: Database, settings: Settings, desk_bank: DeskBank) -> Cards:
+    return Cards(db, settings, desk_bank, _PHONES)
