@@ -79,9 +79,9 @@ def _payer_label(session: Session, wallet_id: int) -> str | None:
 
 
 def _fee_income(session: Session) -> int:
-    from qianbao.payments.service import system_account
+    from qianbao import payments
 
-    return system_account(session, "fee_income")
+    return payments.system_account(session, "fee_income")
 
 
 def order_for_payment(session: Session, merchant_no: str, token: str) -> MerchantOrder:
