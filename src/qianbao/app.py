@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
 from qianbao.api import bank_callbacks, customer_auth, customer_cards, health, merchant_api
+from qianbao.api import customer_pay, merchant_paycode
 from qianbao.api.middleware import RequestContextMiddleware
 from qianbao.api.problems import http_error_handler, qianbao_error_handler, validation_error_handler
 from qianbao.db import Database
@@ -35,6 +36,7 @@ from qianbao.web import (
     teller_services,
 )
 from qianbao.web import customer_cards as customer_cards_pages
+from qianbao.web import customer_pay as customer_pay_pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -83,13 +85,18 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(customer_cards_pages.router)
     app.include_router(customer_cards.router)
     app.include_router(bank_callbacks.router)
+    # merchant QR payments and the payment code (qianbao.payments.emvqr / .paycode)
+    app.include_router(customer_pay_pages.router)
+    app.include_router(customer_pay.router)
+    app.include_router(merchant_paycode.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        body_limits={**customer_realname.BODY_LIMITS, **teller_pages.BODY_LIMITS},
+        body_limits={**customer_realname.BODY_LIMITS, **teller_pages.BODY_LIMITS,
+                     **customer_pay_pages.BODY_LIMITS},
         default_language=settings.default_language,
     )
     # Outermost of all, so every response gets the security headers, crash-guard problems included.
