@@ -45,6 +45,7 @@ from qianbao.payments.bills_models import (
     SavedBiller,
 )
 from qianbao.pii.hashing import lookup_hash
+from qianbao.settings import Settings
 
 # How long the wallet's money may stay held while the biller has not answered. The worker asks again
 # long before; past this the payments core voids the hold and the payment is failed.
@@ -359,7 +360,7 @@ def start_payment(
         reference_masked=masked, holder_masked=holder, period=period, bill_id=bill_id[:40], due_date=due_date,
         amount=amount, confirmation_method=method, channel=channel, operation_id=op.id,
         operation_reference=op.reference, status=PROCESSING, failure_code=None, biller_confirmation=None,
-        attempts=0, created_at=op.created_at, completed_at=None,
+        attempts=0, next_attempt_at=op.created_at + SETTLE_AFTER, created_at=op.created_at, completed_at=None,
     )
     session.add(row)
     session.flush()
@@ -420,8 +421,9 @@ def _finish(db: Database, payment_id: int, outcome: str, confirmation: str | Non
             return _payment_view(row, biller)
         row.attempts += 1
         if outcome == PROCESSING:
-            row.completed_at = None
+            row.next_attempt_at = now + SETTLE_AFTER * 2 ** min(row.attempts - 1, 6)
             return _payment_view(row, biller)
+        row.next_attempt_at = None
         op = payments.get_operation(session, row.operation_id)
         if outcome == SUCCEEDED and op.status == "processing":
             done = payments.complete(session, row.operation_id, key=f"{row.key}:post")
@@ -508,8 +510,7 @@ def settle_processing(db: Database, adapter: BillerAdapter, *, now: datetime | N
     moment = now or datetime.now(UTC)
     with db.read() as session:
         ids = list(session.scalars(
-            select(BillPayment.id).where(BillPayment.status == PROCESSING,
-                                         BillPayment.created_at <= moment - SETTLE_AFTER)
+            select(BillPayment.id).where(BillPayment.status == PROCESSING, BillPayment.next_attempt_at <= moment)
             .order_by(BillPayment.id).limit(limit)
         ))
     settled = 0
@@ -520,6 +521,19 @@ def settle_processing(db: Database, adapter: BillerAdapter, *, now: datetime | N
             continue
         settled += view.status != PROCESSING
     return settled
+
+
+def settle_job(db: Database, settings: Settings) -> int:
+    """Worker job `bills_settle`: payments whose biller did not answer are asked about again, backing off."""
+    from qianbao.adapters.billers import adapter_from_settings
+
+    now = datetime.now(UTC)
+    with db.read() as session:
+        due = session.scalar(select(BillPayment.id).where(BillPayment.status == PROCESSING,
+                                                          BillPayment.next_attempt_at <= now).limit(1))
+    if due is None:
+        return 0
+    return settle_processing(db, adapter_from_settings(settings, db), now=now)
 
 
 # ---- reading -------------------------------------------------------------------------------------------

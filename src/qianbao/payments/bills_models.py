@@ -128,6 +128,8 @@ class BillPayment(Base):
     failure_code: Mapped[str | None] = mapped_column(String(40))
     biller_confirmation: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer)
+    # When the worker may ask the biller again about a payment still processing (backing off).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

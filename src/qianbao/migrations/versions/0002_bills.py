@@ -171,6 +171,7 @@ def upgrade() -> None:
         sa.Column("failure_code", sa.String(length=40), nullable=True),
         sa.Column("biller_confirmation", sa.String(length=40), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name=op.f("ck_bill_payment_status")),
