@@ -283,3 +283,38 @@ def sign_in_browser(request: pytest.FixtureRequest, make_staff, staff_session, s
         return staff
 
     return sign_in
+
+
+# ---- the sandbox bank (qianbao.sandbox_bank), a real process --------------------------------------------
+
+@pytest.fixture(scope="session")
+def _sandbox_bank_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One sandbox bank process per test run (per xdist worker): a free port, its own temporary SQLite
+    database, no latency, settled only on request and callbacks handed out (pull), for deterministic tests."""
+    from qianbao.sandbox_bank.process import SandboxBankProcess
+
+    process = SandboxBankProcess(tmp_path_factory.mktemp("sandbox-bank"), latency_ms=0, processing_ms=0,
+                                 auto_process=False, callback_mode="pull", callback_backoff_seconds=0.05,
+                                 callback_backoff_max_seconds=1, poll_seconds=0.02,
+                                 callback_url="http://127.0.0.1:9/api/bank/callbacks")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def sandbox_bank(_sandbox_bank_process: Any) -> Iterator[Any]:
+    """The sandbox bank as a real HTTP service, reset for this test: a `SandboxBankClient`
+    (qianbao.sandbox_bank.client) with `.url`, `.connector()`, `.create_card(...)`, `.latest_otp(phone)`,
+    `.settle(...)`, `.deliver_to(client)`, `.configure(...)`, `.configure_wallet(settings)`.
+
+    Defaults for every test: latency 0, operations settle only when the test calls `settle()`, callbacks are
+    not pushed but delivered by `deliver_to(test_client)` (pull). `configure(auto_process=True,
+    callback_mode="push", callback_url=...)` switches to the real behaviour; the next test starts fresh."""
+    from qianbao.sandbox_bank.client import SandboxBankClient
+
+    client = SandboxBankClient(_sandbox_bank_process.url)
+    client.reset()
+    client.process = _sandbox_bank_process  # type: ignore[attr-defined]
+    yield client
+    client.close()
