@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from merchant_helpers import YUAN, _keys, clock, settings, shop, signed_request  # noqa: F401
+from merchant_helpers import YUAN, signed_request
 
 from qianbao.merchants.models import MerchantNonce, MerchantOrder, MerchantRefund
 from qianbao.payments import emvqr

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from merchant_helpers import YUAN, _keys, clock, settings, shop  # noqa: F401
+from merchant_helpers import YUAN
 from sqlalchemy import select
 
 from qianbao import merchants, payments
@@ -220,7 +220,7 @@ def _race(*calls) -> list[BaseException | object]:  # type: ignore[no-untyped-de
         barrier.wait()
         try:
             results[i] = calls[i]()
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
