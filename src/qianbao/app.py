@@ -8,8 +8,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import bank_callbacks, customer_auth, customer_cards, health, merchant_api
-from qianbao.api import customer_pay, merchant_paycode
+from qianbao.api import (
+    bank_callbacks,
+    customer_auth,
+    customer_cards,
+    customer_pay,
+    customer_records,
+    customer_transfers,
+    health,
+    merchant_api,
+    merchant_paycode,
+)
+from qianbao.api import customer_bills as customer_bills_api
 from qianbao.api.middleware import RequestContextMiddleware
 from qianbao.api.problems import http_error_handler, qianbao_error_handler, validation_error_handler
 from qianbao.db import Database
@@ -35,8 +45,12 @@ from qianbao.web import (
     teller_pages,
     teller_services,
 )
+from qianbao.web import customer_bills as customer_bills_pages
 from qianbao.web import customer_cards as customer_cards_pages
+from qianbao.web import customer_parcels as customer_parcels_pages
 from qianbao.web import customer_pay as customer_pay_pages
+from qianbao.web import customer_records as customer_records_pages
+from qianbao.web import customer_transfers as customer_transfers_pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -89,6 +103,17 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(customer_pay_pages.router)
     app.include_router(customer_pay.router)
     app.include_router(merchant_paycode.router)
+
+    # transfers, the transaction history and payment settings (qianbao.payments core)
+    app.include_router(customer_transfers_pages.router)
+    app.include_router(customer_records_pages.router)
+    app.include_router(customer_transfers.router)
+    app.include_router(customer_records.router)
+
+    # bills, parcels and withholding agreements (qianbao.payments.bills / .parcels / .withholding)
+    app.include_router(customer_bills_pages.router)
+    app.include_router(customer_parcels_pages.router)
+    app.include_router(customer_bills_api.router)
 
     # Added last = outermost: every response, errors included, gets a request id and a language.
     app.add_middleware(health.MetricsMiddleware, metrics=app.state.metrics)
