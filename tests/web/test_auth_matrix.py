@@ -298,6 +298,34 @@ def _counter_day(world: World) -> tuple[int, int]:
         return day.id, counter.operations_of(session, day.id)[0].id
 
 
+def _other_customers_operation(world: World) -> Obj:
+    """A transfer between two other holders (payments core: /app/records, /app/transfer, their API)."""
+    from qianbao import payments
+    from qianbao.payments import Order, Party
+
+    payer_customer, payer = _app_wallet(world)
+    _, payee = _app_wallet(world)
+    with world.db.transaction() as session:
+        clearing = payments.system_account(session, "bank_clearing:MATRIX")
+        payments.execute(session, Order(key=f"matrix-fund-{payer}", kind="topup", payer=Party.account(clearing, "bank"),
+                                        payee=Party.wallet(payer), amount=500, confirmation="system", channel="system"))
+        op = payments.execute(session, Order(key=f"matrix-transfer-{payer}", kind="transfer", payer=Party.wallet(payer),
+                                             payee=Party.wallet(payee), amount=100))
+        return Obj(op.reference, owner_customer=payer_customer)
+
+
+def _matrix_order(world: World) -> tuple[int, str]:
+    """(merchant id, order token) of a fresh merchant's open order (no role of the matrix is that merchant)."""
+    from qianbao import audit, merchants
+
+    with world.db.transaction() as session:
+        created = merchants.create_merchant(session, name_zh="矩阵商户", name_en="Matrix Shop", category="retail",
+                                            mdr_bp=60, by=audit.Actor.system("test"), settings=world.settings)
+        order = merchants.create_order(session, created.merchant, merchant_order_no="MATRIX-1", amount=100,
+                                       description="matrix").order
+        return created.merchant.id, order.token
+
+
 # Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
 PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "code": lambda world: Obj("en"),
@@ -318,6 +346,13 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "withdrawal_reference": lambda world: _other_customers_movement(world, "withdrawal"),
     "op_id": lambda world: Obj(str(_counter_day(world)[1]), branch=BRANCH_A),
     "day_id": lambda world: Obj(str(_counter_day(world)[0]), branch=BRANCH_A),
+    "reference": _other_customers_operation,
+    # merchants: the ops pages name a merchant, the merchant pages and the public checkout an order's token,
+    # the signed merchant API the merchant's own order number.
+    "merchant_id": lambda world: Obj(str(_matrix_order(world)[0])),
+    "order_token": lambda world: Obj(_matrix_order(world)[1]),
+    "token": lambda world: Obj(_matrix_order(world)[1]),
+    "merchant_order_no": lambda world: Obj("MATRIX-1"),
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {
@@ -451,7 +486,7 @@ def _sent_to_sign_in(response: Any) -> bool:
     redirect to a sign-in page, such as sign-out's, has no `next`)."""
     path, _, query = response.headers.get("location", "").partition("?")
     return response.status_code == 303 and query.startswith("next=") and path in {
-        auth.TELLER_LOGIN_PATH, auth.OPS_LOGIN_PATH, auth.CUSTOMER_LOGIN_PATH}
+        auth.TELLER_LOGIN_PATH, auth.OPS_LOGIN_PATH, auth.CUSTOMER_LOGIN_PATH, auth.MERCHANT_LOGIN_PATH}
 
 
 def _check(
