@@ -202,7 +202,8 @@ def test_static_qr_daily_cap_is_enforced(world, db):  # type: ignore[no-untyped-
     page = scan(client, csrf, static_code(db, s)).text
     response = confirm(client, csrf, page, amount="100.01", pin=PIN)
     assert response.status_code == CATALOGUE["LIMIT_EXCEEDED"]
-    assert "超出静态收款码当日累计限额" in response.text and "100.00" in response.text.split("超出静态收款码", 1)[1][:60]
+    assert "超出静态收款码当日累计限额" in response.text
+    assert "100.00" in response.text.split("超出静态收款码", 1)[1][:60]
     assert balance(db, h.account_id) == 600 * YUAN
 
 
@@ -265,3 +266,13 @@ def test_english_page(world, db):  # type: ignore[no-untyped-def]
     client.cookies.set("lang", "en")
     page = scan(client, csrf, order_code(db, s, 300))
     assert "Confirm payment" in page.text and "Lao Wang Noodles" in page.text
+
+
+def test_a_double_submit_of_a_dynamic_code_shows_the_same_result(world, db):  # type: ignore[no-untyped-def]
+    client, h, s, csrf = world
+    page = scan(client, csrf, order_code(db, s, 300)).text
+    first = confirm(client, csrf, page, pin=PIN)
+    second = confirm(client, csrf, page, pin=PIN)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert balance(db, h.account_id) == 997 * YUAN

@@ -97,10 +97,11 @@ class Scanned:
         return self.name_zh if lang == "zh-CN" or not self.name_en else self.name_en
 
 
-def read_code(session: Session, payload: str) -> Scanned:
+def read_code(session: Session, payload: str, *, check: bool = True) -> Scanned:
     """Parse and look up a scanned payload: QR_* refusals, QR_MERCHANT_UNKNOWN, the order's refusals
     (ORDER_NOT_FOUND, ORDER_ALREADY_PAID, ORDER_CLOSED, ORDER_EXPIRED, MERCHANT_SUSPENDED), QR_ORDER_MISMATCH
-    when the code's amount is not its order's."""
+    when the code's amount is not its order's. `check=False` leaves the order's state to `pay_order`, which
+    checks it under the order's lock and answers a retry of a payment already made with that payment."""
     target = emvqr.qianbao_target(emvqr.parse(payload))
     merchant = merchants.merchant_by_no(session, target.merchant_no)
     if merchant is None:
@@ -110,7 +111,8 @@ def read_code(session: Session, payload: str) -> Scanned:
         order = merchants.order_for_payment(session, target.merchant_no, target.order_ref)
         if order.amount != target.amount:
             raise QianbaoError("QR_ORDER_MISMATCH")
-        merchants.check_payable(order, merchant)
+        if check:
+            merchants.check_payable(order, merchant)
         return Scanned(payload.strip(), target, merchant.merchant_no, merchant.name_zh, merchant.name_en,
                        merchant.city, order.amount, order.merchant_order_no, order.description, order.expires_at)
     require_active(merchant)
@@ -123,7 +125,7 @@ def pay_scanned(session: Session, customer_id: int, wallet_id: int, payload: str
                 origin: str | None, ip: str | None, channel: str, key: str) -> Any:
     """Confirm and pay a scanned code in one unit of work (run it in `credentials.transaction`, so that a
     wrong PIN's count is kept). Returns merchants.Payment."""
-    scanned = read_code(session, payload)
+    scanned = read_code(session, payload, check=False)
     amount = scanned.amount if scanned.amount is not None else parse_yuan((amount_text or "").strip())
     confirmation = payments.confirm(session, customer_id, amount=amount, pin=pin or None, passkey=passkey or None,
                                     rp_id=rp_id, origin=origin, binding=f"payment:{client_key}", ip=ip)
@@ -226,7 +228,7 @@ def confirm_submit(request: Request, payload: str = Form("", max_length=1024), a
 
     try:
         with db_of(request).read() as session:
-            scanned = read_code(session, payload)
+            scanned = read_code(session, payload, check=False)
     except QianbaoError as exc:
         return _scan_page(request, error=error_text(request, exc), status_code=exc.status)
     rp_id, origin = relying_party(request)
