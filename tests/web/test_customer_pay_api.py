@@ -114,17 +114,19 @@ def test_paycode_over_the_api_and_confirmation(world, db, app):  # type: ignore[
 def test_paycode_confirmation_without_pin_is_refused(world, db, app):  # type: ignore[no-untyped-def]
     client, h, s = world
     code = client.post("/api/v1/paycodes").json()["code"]
-    reference = signed(TestClient(app), s, "POST", "/api/merchant/v1/paycode-payments",
-                       {"code": code, "amount": 100, "merchant_order_no": "P-9", "description": "x"}).json()["reference"]
+    charged = signed(TestClient(app), s, "POST", "/api/merchant/v1/paycode-payments",
+                     {"code": code, "amount": 100, "merchant_order_no": "P-9", "description": "x"})
+    reference = charged.json()["reference"]
     response = client.post("/api/v1/paycodes/confirm", json={"reference": reference})
     assert response.json()["code"] == "CONFIRMATION_REQUIRED" and balance(db, h.account_id) == 1000 * YUAN
 
 
 def test_paycode_decline_over_the_api(world, db, app):  # type: ignore[no-untyped-def]
-    client, h, s = world
+    client, _h, s = world
     code = client.post("/api/v1/paycodes").json()["code"]
-    reference = signed(TestClient(app), s, "POST", "/api/merchant/v1/paycode-payments",
-                       {"code": code, "amount": 100, "merchant_order_no": "P-9", "description": "x"}).json()["reference"]
+    charged = signed(TestClient(app), s, "POST", "/api/merchant/v1/paycode-payments",
+                     {"code": code, "amount": 100, "merchant_order_no": "P-9", "description": "x"})
+    reference = charged.json()["reference"]
     response = client.post("/api/v1/paycodes/decline", json={"reference": reference})
     assert response.status_code == 200 and response.json()["status"] == "declined"
     assert order_status(db, s, "P-9") == "closed"

@@ -44,7 +44,7 @@ def charge(merchant_client, s, code, amount, number="P-1"):  # type: ignore[no-u
 
 
 def test_paycode_page_polls_a_new_code_every_60_seconds(world):  # type: ignore[no-untyped-def]
-    customer, *_rest, csrf = world
+    customer, *_rest = world
     page = customer.get("/app/paycode", headers=HTML)
     assert page.status_code == 200
     assert 'hx-post="/app/paycode/code"' in page.text and "every 60s" in page.text
