@@ -9,7 +9,9 @@ ours happened before the bank was asked anything.
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -205,3 +207,140 @@ def desk_bank() -> DeskBank:
 @pytest.fixture
 def cards(db: Database, settings: Settings, desk_bank: DeskBank) -> Cards:
     return Cards(db, settings, desk_bank, _PHONES)
+
+
+# ---- the real sandbox bank ------------------------------------------------------------------------------------
+
+_PROCESS: list[Any] = []
+
+
+def start_bank(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The sandbox bank as its own process for this test run (one, whichever test directories use it): no
+    latency, nothing settles by itself (a test settles what it wants, or lets it time out), callbacks pulled by
+    the test (`Flow.deliver`). Stopped when the test run ends."""
+    if not _PROCESS:
+        from qianbao.sandbox_bank.process import SandboxBankProcess
+
+        process = SandboxBankProcess(tmp_path_factory.mktemp("card-bank"), latency_ms=0, auto_process=False,
+                                     callback_mode="pull", seed_demo=False).start()
+        atexit.register(process.stop)
+        _PROCESS.append(process)
+    return _PROCESS[0]
+
+
+@pytest.fixture(scope="session")
+def card_bank_process(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return start_bank(tmp_path_factory)
+
+
+_SERIALS = itertools.count(1000 + (os.getpid() % 1000) * 10_000)
+
+
+@dataclass
+class Flow(Cards):
+    """Cards, top-ups and withdrawals against the real sandbox bank, with the wallet app's callback endpoint."""
+
+    client: Any = None
+    bank_client: Any = None
+
+    def bank_card(self, holder: Holder, prefix: str = PSBC_DEBIT, *, balance: int = 1_000_000 * YUAN,
+                  card_type: str | None = None, frozen: bool = False) -> str:
+        info = bins.lookup(card(prefix))
+        assert info is not None
+        number = card(prefix, serial=next(_SERIALS))
+        self.bank_client.create_card(holder.name, holder.id_number, holder.phone, bank_code=info.bank_code,
+                                     card_type=card_type or str(info.card_type), balance=balance, number=number,
+                                     frozen=frozen)
+        return number
+
+    def bind_at_bank(self, holder: Holder, prefix: str = PSBC_DEBIT, **options: Any) -> card_store.CardView:
+        number = self.bank_card(holder, prefix, **options)
+        started = self.start(holder, number, phone=holder.phone)
+        return self.confirm(holder, started.id, self.bank_client.latest_otp(holder.phone))
+
+    def topup(self, holder: Holder, card_id: str, amount: int, key: str | None = None) -> Any:
+        from qianbao.payments import topup as topups
+
+        return topups.start_topup(self.db, self.bank, customer_id=holder.customer_id, card_id=card_id, amount=amount,
+                                  key=key or f"test:{secrets.token_hex(6)}")
+
+    def withdraw(self, holder: Holder, card_id: str, amount: int, *, fee: int | None = None,
+                 key: str | None = None) -> Any:
+        from qianbao.payments import withdrawal as withdrawals
+
+        return withdrawals.start_withdrawal(self.db, self.bank, customer_id=holder.customer_id, card_id=card_id,
+                                            amount=amount, fee=fee, key=key or f"test:{secrets.token_hex(6)}",
+                                            confirmation="pin")
+
+    def bank_key(self, reference: str) -> str:
+        from qianbao.cards.models import CardMovement
+
+        with self.db.read() as session:
+            key = session.scalar(select(CardMovement.bank_key).where(CardMovement.reference == reference))
+        assert key is not None
+        return key
+
+    def settle(self, reference: str, status: str = "succeeded", reason: str | None = None) -> None:
+        """The bank finishes the operation (its callback then waits to be pulled)."""
+        (operation,) = self.bank_client.operations(self.bank_key(reference))
+        self.bank_client.settle(operation["bank_ref"], status=status, reason=reason)
+
+    def deliver(self) -> list[int]:
+        """The bank delivers its pending callbacks to the wallet's callback endpoint."""
+        return self.bank_client.deliver_to(self.client)
+
+    def movement(self, reference: str) -> Any:
+        from qianbao.cards.models import CardMovement
+
+        with self.db.read() as session:
+            return session.scalar(select(CardMovement).where(CardMovement.reference == reference))
+
+    def operation(self, reference: str) -> Any:
+        from qianbao import payments
+
+        with self.db.read() as session:
+            return payments.get_operation(session, reference)
+
+    def card_balance(self, number: str) -> int:
+        return int(self.bank_client.card(number)["balance"])
+
+    def fund(self, holder: Holder, card_id: str, amount: int) -> None:
+        """A top-up the bank confirms: the wallet holds `amount` more."""
+        started = self.topup(holder, card_id, amount)
+        self.settle(started.reference)
+        self.deliver()
+        assert self.movement(started.reference).status == "succeeded"
+
+    def ledger_ok(self) -> None:
+        with self.db.read() as session:
+            report = ledger.check_invariants(session)
+        assert report.ok, report
+
+
+def bank_client_of(process: Any) -> Iterator[Any]:
+    from qianbao.sandbox_bank.client import SandboxBankClient
+
+    client = SandboxBankClient(process.url)
+    yield client
+    client.close()
+
+
+def flow_over(db: Database, settings: Settings, app: Any, bank_client: Any) -> Iterator[Flow]:
+    """A Flow whose wallet app talks to the sandbox bank through a connector signed as the dev merchant."""
+    from fastapi.testclient import TestClient
+
+    connector = bank_client.connector()
+    app.state.bank_connector = connector
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Flow(db, settings, connector, _PHONES, client=client, bank_client=bank_client)
+    connector.close()
+
+
+@pytest.fixture
+def bank_client(card_bank_process: Any) -> Iterator[Any]:
+    yield from bank_client_of(card_bank_process)
+
+
+@pytest.fixture
+def flow(db: Database, settings: Settings, app: Any, bank_client: Any) -> Iterator[Flow]:
+    yield from flow_over(db, settings, app, bank_client)

@@ -38,7 +38,7 @@ MAX_QUERY_PAUSE = timedelta(minutes=2)
 DEADLINE = timedelta(minutes=10)
 # The payments operation's own timeout: later than ours, so that our sweep (which asks the bank first) ends
 # it; the ledger's expiry is the backstop if the worker were down.
-OPERATION_TIMEOUT = DEADLINE + timedelta(minutes=5)
+OPERATION_TIMEOUT = int((DEADLINE + timedelta(minutes=5)).total_seconds())  # seconds, as Order.timeout takes it
 
 # What the bank may say of a debit/credit (its call's answer, its callback, its query).
 BANK_SUCCEEDED = frozenset({"succeeded", "success", "ok", "completed", "posted", "settled"})
