@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from structlog import get_logger
 
-from qianbao.adapters.bank import callbacks
+from qianbao.adapters.bank import callbacks, signing
 from qianbao.db import Database
 from qianbao.settings import Settings
 
@@ -26,7 +26,7 @@ log = get_logger(__name__)
 @router.post(PATH, include_in_schema=False)
 async def bank_callback(request: Request) -> JSONResponse:
     body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    path = signing.request_target(request.scope)
     headers = {name: value for name, value in request.headers.items()}
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 
 from qianbao import bootstrap, demo, migrate
 from qianbao import worker as worker_loop
 from qianbao.cli.base import app, console, friendly_errors, settings
+from qianbao.settings import Settings
+
+if TYPE_CHECKING:
+    from qianbao.sandbox_bank.process import SandboxBankProcess
 
 demo_app = typer.Typer(help="Demo data for trying Qianbao out.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
@@ -42,6 +47,7 @@ def serve(
             migrate.upgrade(db.engine)
     bootstrap.require_current_schema(db)
     sign_ins: list[str] = demo.seed(db, cfg) if demo_data else []
+    bank = _start_sandbox_bank(cfg) if demo_data else None
 
     base = cfg.base_url
     console.print()
@@ -51,6 +57,8 @@ def serve(
     console.print(f"  运营后台 Ops console    {base}/ops")
     console.print(f"  接口文档 API docs       {base}/api/docs")
     console.print(f"  数据库 Database         {db.engine.url.render_as_string(hide_password=True)}")
+    if bank is not None:
+        console.print(f"  沙箱银行 Sandbox bank   {cfg.bank_url}  (demo cards: qianbao sandbox-bank cards)")
     for line in sign_ins:
         # soft_wrap: a narrow terminal wraps the line itself, so a copied TOTP secret or password stays whole.
         console.print(f"  {line}", soft_wrap=True)
@@ -65,7 +73,32 @@ def serve(
     finally:
         if stop is not None:
             stop.set()
+        if bank is not None:
+            bank.stop()
         db.dispose()
+
+
+def _start_sandbox_bank(cfg: Settings) -> SandboxBankProcess | None:
+    """The demo's bank: the sandbox bank as its own process at QIANBAO_BANK_URL, calling back this server, with
+    the same merchant id and secrets. Left alone when something already listens there (a bank started by hand)."""
+    from urllib.parse import urlsplit
+
+    from qianbao.sandbox_bank.process import SandboxBankProcess, port_in_use
+
+    parts = urlsplit(cfg.bank_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 8100
+    if port_in_use(host, port):
+        console.print(f"  [yellow]![/] {cfg.bank_url} is already in use: using the bank running there.")
+        return None
+    process = SandboxBankProcess(cfg.data_dir, host=host, port=port, callback_url=cfg.resolved_bank_callback_url,
+                                 merchant_id=cfg.bank_merchant_id, api_secret=cfg.bank_api_secret,
+                                 callback_secret=cfg.bank_callback_secret)
+    try:
+        with console.status("Starting the sandbox bank…"):
+            return process.start()
+    except RuntimeError as exc:
+        console.print(f"  [red]✗[/] the sandbox bank did not start: {exc}")
+        return None
 
 
 @app.command()

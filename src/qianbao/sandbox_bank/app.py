@@ -178,7 +178,7 @@ def _routes(app: FastAPI, db: Database, settings: SandboxBankSettings, behaviour
     async def merchant(request: Request) -> str:
         """The merchant of a signed /v1 request (its nonce remembered at once, so a replay is refused)."""
         body = await request.body()
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        path = signing.request_target(request.scope)
         try:
             signed = signing.verify(secrets_by_merchant, request.headers, request.method, path, body)
         except signing.SignatureError as exc:

@@ -111,6 +111,7 @@ BANK_CODES: dict[str, str] = {
     "TOKEN_INVALID": "BANK_TOKEN_INVALID",
     "AMOUNT_INVALID": "BANK_AMOUNT_INVALID",
     "IDEMPOTENCY_CONFLICT": "IDEMPOTENCY_KEY_REUSED",
+    "DATE_INVALID": "VALIDATION_FAILED",
     # The wallet's own signing is wrong or its clock is off: a configuration fault, not the customer's.
     "SIGNATURE_MISSING": "BANK_AUTH_FAILED",
     "SIGNATURE_INVALID": "BANK_AUTH_FAILED",

@@ -34,6 +34,16 @@ TOLERANCE_SECONDS = 300
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+def request_target(scope: Mapping[str, object]) -> str:
+    """The path and query exactly as sent (percent-encoding kept), from an ASGI scope: what was signed."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) and raw else str(scope.get("path", "/"))
+    query = scope.get("query_string")
+    if isinstance(query, bytes) and query:
+        path += "?" + query.decode("latin-1")
+    return path
+
+
 def canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     return "\n".join((method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest())).encode()
 
@@ -96,4 +106,4 @@ def verify(secrets_by_merchant: Mapping[str, str], headers: Mapping[str, str], m
 
 
 __all__ = ["MERCHANT", "NONCE", "SIGNATURE", "TIMESTAMP", "TOLERANCE_SECONDS", "SignatureError", "Signed",
-           "canonical", "new_nonce", "sign", "signature", "verify"]
+           "canonical", "new_nonce", "request_target", "sign", "signature", "verify"]
