@@ -326,6 +326,47 @@ def _matrix_order(world: World) -> tuple[int, str]:
         return created.merchant.id, order.token
 
 
+def _other_customers_bill_object(world: World, kind: str) -> Obj:
+    """Another customer's saved biller, bill payment, parcel order or withholding agreement (bills and parcels).
+    Written as rows: only who owns them matters here."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from qianbao.payments import bills
+    from qianbao.payments.bills_models import Biller, BillPayment, ParcelOrder, WithholdingAgreement
+
+    now = datetime.now(UTC)
+    with world.db.transaction() as session:
+        if kind == "saved":
+            saved = bills.save_biller(session, OTHER_CUSTOMER, "SH-WATER", "3100123458")
+            return Obj(str(saved.id), owner_customer=OTHER_CUSTOMER)
+        if kind == "payment":
+            biller_id = session.scalar(select(Biller.id).where(Biller.code == "SH-WATER"))
+            reference = "MX" + secrets.token_hex(8).upper()
+            session.add(BillPayment(
+                key=f"matrix:{reference}", customer_id=OTHER_CUSTOMER, wallet_id=1, biller_id=biller_id,
+                reference="3100123458", reference_masked="3100**3458", holder_masked="张*", period="2026-10",
+                bill_id="B1", due_date=None, amount=100, confirmation_method="pin", channel="app",
+                operation_id=secrets.randbelow(10**9), operation_reference=reference, status="succeeded",
+                failure_code=None, biller_confirmation="C1", attempts=1, next_attempt_at=None, created_at=now,
+                completed_at=now))
+            return Obj(reference, owner_customer=OTHER_CUSTOMER)
+        if kind == "order":
+            number = f"EA{secrets.randbelow(10**8):08d}0CN"
+            session.add(ParcelOrder(order_no=number, customer_id=OTHER_CUSTOMER, wallet_id=1, sender_name="张三",
+                                    receiver_city="北京", weight_grams=500, price=1_800, status="awaiting_payment",
+                                    created_at=now, expires_at=now + timedelta(days=1)))
+            return Obj(number, owner_customer=OTHER_CUSTOMER)
+        public_id = "WA" + secrets.token_hex(9).upper()
+        session.add(WithholdingAgreement(public_id=public_id, customer_id=OTHER_CUSTOMER, wallet_id=1,
+                                         merchant="postal_express", per_payment_cap=100, monthly_cap=100,
+                                         status="cancelled", signed_at=now, confirmed_with="pin",
+                                         cancelled_at=now))
+        return Obj(public_id, owner_customer=OTHER_CUSTOMER)
+
+
 # Path parameter name -> a maker of a fresh object it can name. Owners add theirs here.
 PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "code": lambda world: Obj("en"),
@@ -353,6 +394,11 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "order_token": lambda world: Obj(_matrix_order(world)[1]),
     "token": lambda world: Obj(_matrix_order(world)[1]),
     "merchant_order_no": lambda world: Obj("MATRIX-1"),
+    # bills, parcels and withholding agreements: another customer's
+    "saved_id": lambda world: _other_customers_bill_object(world, "saved"),
+    "payment_ref": lambda world: _other_customers_bill_object(world, "payment"),
+    "order_no": lambda world: _other_customers_bill_object(world, "order"),
+    "agreement_id": lambda world: _other_customers_bill_object(world, "agreement"),
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {
