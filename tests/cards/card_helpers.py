@@ -344,3 +344,83 @@ def bank_client(card_bank_process: Any) -> Iterator[Any]:
 @pytest.fixture
 def flow(db: Database, settings: Settings, app: Any, bank_client: Any) -> Iterator[Flow]:
     yield from flow_over(db, settings, app, bank_client)
+
+
+# ---- the customer app and the JSON API, signed in ---------------------------------------------------------------
+
+@dataclass
+class Browser:
+    """A TestClient with a holder's signed-in session cookie, posting forms with the session's CSRF token."""
+
+    client: Any
+    csrf: str
+    holder: Holder
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return self.client.post(path, data={**(data or {}), "csrf_token": self.csrf}, follow_redirects=False,
+                                **kwargs)
+
+
+def web_client(flow: Cards, app: Any, holder: Holder) -> Browser:
+    from fastapi.testclient import TestClient
+
+    from qianbao import credentials
+    from qianbao.credentials import Principal
+    from qianbao.web import auth
+
+    with flow.db.transaction() as session:
+        started = credentials.start_session(session, Principal.customer(holder.customer_id), settings=flow.settings)
+        token, csrf = started.token, credentials.csrf_token(started.record)
+    client = TestClient(app, raise_server_exceptions=False)
+    client.cookies.set(auth.customer_cookie(flow.settings).name, token)
+    return Browser(client, csrf, holder)
+
+
+@dataclass
+class Api:
+    """A TestClient calling the customer JSON API with a holder's bearer token."""
+
+    client: Any
+    token: str
+
+    def _headers(self, key: str | None) -> dict[str, str]:
+        headers = {"authorization": f"Bearer {self.token}", "accept": "application/json"}
+        if key:
+            headers["idempotency-key"] = key
+        return headers
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self._headers(None), **kwargs)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, *, key: str | None = None) -> Any:
+        return self.client.post(path, json=body or {}, headers=self._headers(key))
+
+    def delete(self, path: str) -> Any:
+        return self.client.delete(path, headers=self._headers(None))
+
+
+def api_client(flow: Cards, app: Any, holder: Holder) -> Api:
+    from fastapi.testclient import TestClient
+
+    from qianbao import credentials
+    from qianbao.credentials import Principal
+
+    with flow.db.transaction() as session:
+        token = credentials.start_session(session, Principal.customer(holder.customer_id), settings=flow.settings).token
+    return Api(TestClient(app, raise_server_exceptions=False), token)
+
+
+def location(response: Any) -> str:
+    assert response.status_code == 303, (response.status_code, response.text[:500])
+    return str(response.headers["location"])
+
+
+def hidden(html: str, name: str) -> str:
+    import re
+
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found is not None, f"no hidden field {name}"
+    return found.group(1)
