@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from qianbao.payments import emvqr, paycode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from customer_pay_helpers import PIN, YUAN, balance, holder, order_code, order_status, shop  # noqa: E402
+from customer_pay_helpers import PIN, YUAN, balance, holder, order_code, order_status, shop
 
 pytestmark = pytest.mark.browser
 
