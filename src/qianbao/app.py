@@ -33,6 +33,7 @@ from qianbao.web import (
     customer_realname,
     merchant_pages,
     ops_audit,
+    ops_fees,
     ops_merchants,
     ops_pages,
     ops_sms,
@@ -52,6 +53,16 @@ from qianbao.web import customer_pay as customer_pay_pages
 from qianbao.web import customer_records as customer_records_pages
 from qianbao.web import customer_transfers as customer_transfers_pages
 from qianbao.web.render import STATIC_PATH
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from QIANBAO_* variables alone: what each process of `qianbao serve --workers N` runs."""
+    from qianbao import bootstrap
+
+    settings = Settings()
+    bootstrap.init_logging(settings)
+    bootstrap.keyring(settings)
+    return create_app(settings, bootstrap.open_database(settings))
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
@@ -109,6 +120,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(customer_records_pages.router)
     app.include_router(customer_transfers.router)
     app.include_router(customer_records.router)
+    app.include_router(ops_fees.router)
 
     # bills, parcels and withholding agreements (qianbao.payments.bills / .parcels / .withholding)
     app.include_router(customer_bills_pages.router)

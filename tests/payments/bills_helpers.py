@@ -148,3 +148,49 @@ def sandbox_billers(db: Database) -> SandboxBillers:
 @pytest.fixture
 def kit(db: Database, settings: Settings, sandbox_billers: SandboxBillers, bills_clock: time_machine.Traveller) -> Kit:
     return Kit(db, settings, sandbox_billers)
+
+
+# ---- pages and the JSON API ------------------------------------------------------------------------------
+
+HTML = {"accept": "text/html"}
+
+
+def signed_in(client: Any, kit: Kit, w: W) -> str:
+    """Put a session of the holder in the client's cookie jar; returns the CSRF token for its forms."""
+    from qianbao import credentials
+    from qianbao.credentials import Principal
+    from qianbao.web import auth
+
+    with kit.db.transaction() as session:
+        started = credentials.start_session(session, Principal.customer(w.customer_id), settings=kit.settings)
+        token, csrf = started.token, credentials.csrf_token(started.record)
+    client.cookies.set(auth.customer_cookie(kit.settings).name, token)
+    return csrf
+
+
+def bearer(kit: Kit, w: W) -> dict[str, str]:
+    """Authorization header of an API session of the holder."""
+    from qianbao import credentials
+    from qianbao.credentials import Principal
+
+    with kit.db.transaction() as session:
+        started = credentials.start_session(session, Principal.customer(w.customer_id), settings=kit.settings)
+    return {"Authorization": f"Bearer {started.token}"}
+
+
+def form_value(html: str, name: str) -> str:
+    import re
+
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no field {name}"
+    return found.group(1)
+
+
+@pytest.fixture
+def bills_client(app: Any, sandbox_billers: SandboxBillers) -> Iterator[Any]:
+    """A TestClient of the app whose biller adapter is the sandbox without waiting."""
+    from fastapi.testclient import TestClient
+
+    app.state.biller_adapter = sandbox_billers
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client

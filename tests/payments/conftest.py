@@ -1,4 +1,4 @@
 """Fixtures of the payments tests (the helpers live in payments_helpers.py; other modules may add theirs)."""
 
-from bills_helpers import bills_clock, kit, sandbox_billers  # noqa: F401
+from bills_helpers import bills_client, bills_clock, kit, sandbox_billers  # noqa: F401
 from payments_helpers import _keys, clock, pay, settings  # noqa: F401

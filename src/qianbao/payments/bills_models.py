@@ -174,6 +174,8 @@ class WithholdingAgreement(Base):
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     confirmed_with: Mapped[str] = mapped_column(String(16))
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The idempotency key it was signed with (the API's), so that a retried signing answers with it.
+    sign_key: Mapped[str | None] = mapped_column(String(120), unique=True)
 
 
 class WithholdingCharge(Base):

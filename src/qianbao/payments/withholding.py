@@ -124,11 +124,12 @@ def update_policy(session: Session, *, max_per_payment: int, max_monthly: int, b
 # ---- agreements ---------------------------------------------------------------------------------------
 
 def sign(session: Session, customer_id: int, *, per_payment_cap: int, monthly_cap: int, confirmed_with: str,
-         merchant: str = POSTAL_EXPRESS) -> AgreementView:
+         merchant: str = POSTAL_EXPRESS, key: str | None = None) -> AgreementView:
     """Sign an agreement (the caller has checked the PIN or passkey: `confirmed_with`); audited, notified.
 
     WITHHOLDING_CAP_INVALID{field, max} when a cap is not positive or above the policy, or the monthly
     cap is below the per-payment one; WITHHOLDING_AGREEMENT_EXISTS when one is active already.
+    `key` (the API's Idempotency-Key, scoped) is remembered: `agreement_by_key` answers a retry.
     """
     from qianbao.wallets.customers import wallet_of_customer
 
@@ -152,7 +153,7 @@ def sign(session: Session, customer_id: int, *, per_payment_cap: int, monthly_ca
     row = WithholdingAgreement(public_id="WA" + secrets.token_hex(9).upper(), customer_id=customer_id,
                                wallet_id=wallet.id, merchant=merchant, per_payment_cap=per_payment_cap,
                                monthly_cap=monthly_cap, status=ACTIVE, signed_at=now, confirmed_with=confirmed_with,
-                               cancelled_at=None)
+                               cancelled_at=None, sign_key=key)
     session.add(row)
     try:
         with session.begin_nested():
@@ -177,6 +178,12 @@ def _notice_params(row: WithholdingAgreement) -> dict[str, Any]:
 
     return {"per_payment": format_fen(row.per_payment_cap, "zh-CN", symbol=False),
             "monthly": format_fen(row.monthly_cap, "zh-CN", symbol=False)}
+
+
+def agreement_by_key(session: Session, customer_id: int, key: str) -> AgreementView | None:
+    """The agreement signed with this idempotency key, if any (a retried signing answers with it)."""
+    row = session.scalar(select(WithholdingAgreement).where(WithholdingAgreement.sign_key == key))
+    return _view(session, row) if row is not None and row.customer_id == customer_id else None
 
 
 def active_agreement(session: Session, customer_id: int, merchant: str = POSTAL_EXPRESS) -> AgreementView | None:
@@ -294,6 +301,7 @@ __all__ = [
     "AgreementView",
     "PolicyView",
     "active_agreement",
+    "agreement_by_key",
     "cancel",
     "charge",
     "get_agreement",

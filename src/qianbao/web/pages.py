@@ -70,7 +70,7 @@ CUSTOMER_QUICK_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("topup", "topup", "/app/topup"),
     ("transfer", "transfer", "/app/transfer"),
     ("bills", "bills", "/app/bills"),
-    ("parcel", "parcel", "/app/parcel"),
+    ("parcel", "parcel", "/app/parcels"),
     ("tickets", "tickets", "/app/tickets"),
     ("cards", "card", "/app/cards"),
 )

@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("confirmed_with", sa.String(length=16), nullable=False),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sign_key", sa.String(length=120), nullable=True),
         sa.CheckConstraint("merchant IN ('postal_express')", name=op.f("ck_withholding_agreement_merchant")),
         sa.CheckConstraint("status IN ('active', 'cancelled')", name=op.f("ck_withholding_agreement_status")),
         sa.CheckConstraint(
@@ -124,6 +125,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_withholding_agreement")),
         sa.UniqueConstraint("public_id", name=op.f("uq_withholding_agreement_public_id")),
+        sa.UniqueConstraint("sign_key", name=op.f("uq_withholding_agreement_sign_key")),
     )
     op.create_index(
         op.f("ix_withholding_agreement_customer_id"), "withholding_agreement", ["customer_id"], unique=False
