@@ -10,8 +10,8 @@ from qianbao.adapters.sms import models as _sms_models  # noqa: F401
 from qianbao.approvals import models as _approvals_models  # noqa: F401
 from qianbao.audit import models as _audit_models  # noqa: F401
 from qianbao.cards import models as _cards_models  # noqa: F401
-from qianbao.credentials import models as _credentials_models  # noqa: F401
 from qianbao.counter import models as _counter_models  # noqa: F401
+from qianbao.credentials import models as _credentials_models  # noqa: F401
 from qianbao.credentials import passkeys as _passkeys_models  # noqa: F401
 from qianbao.db import Base
 from qianbao.ledger import models as _ledger_models  # noqa: F401

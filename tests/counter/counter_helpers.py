@@ -36,7 +36,7 @@ class Counter:
         with self.db.read() as session:
             customer = customer_by_id_number(session, parse_resident_id(id_number))
             assert customer is not None
-            wallet = wallets.wallet_of_customer(session, customer.id)
+            wallet = session.scalar(select(wallets.Wallet).where(wallets.Wallet.customer_id == customer.id))
             assert wallet is not None
             return wallet
 
