@@ -307,3 +307,59 @@ def test_the_api_without_pin_asks_for_a_confirmation(client, pay: Pay) -> None: 
                            headers=bearer(pay, a, "k-0000000000000004"))
     assert response.status_code == 422 and response.json()["code"] == "CONFIRMATION_REQUIRED"
     assert pay.balance(a) == 10 * YUAN
+
+
+# --------------------------------------------------------------------------------------------- passkey
+
+
+def _soft_authenticator() -> Any:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "credentials"))
+    from soft_authenticator import SoftAuthenticator
+
+    return SoftAuthenticator()
+
+
+def _with_passkey(pay: Pay, w: W) -> Any:
+    from qianbao.credentials import passkeys
+
+    authenticator = _soft_authenticator()
+    principal = Principal.customer(w.customer_id)
+    options = pay.run(passkeys.registration_options, principal, rp_id="testserver", user_name="x",
+                      user_display_name="x")
+    pay.run(passkeys.register_passkey, principal, authenticator.create(options, "http://testserver"),
+            rp_id="testserver", origin="http://testserver", name="test")
+    return authenticator
+
+
+def test_a_transfer_is_confirmed_with_a_passkey_bound_to_it(client, pay: Pay) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from qianbao.credentials import passkeys
+
+    a, b = pay.open(pin=True), pay.open()
+    pay.fund(a, 100 * YUAN)
+    authenticator = _with_passkey(pay, a)
+    csrf = signed_in(client, pay, a)
+    page = client.post("/app/transfer/preview", headers=HTML,
+                       data={"csrf_token": csrf, "recipient": b.number, "amount": "7"})
+    assert 'data-testid="transfer-passkey"' in page.text
+    client_key = field(page.text, "client_key")
+    form = {"csrf_token": csrf, "recipient": b.number, "amount": "7.00", "note": "", "client_key": client_key,
+            "pin": ""}
+    # an assertion made for another operation is refused
+    other = pay.run(passkeys.step_up_options, Principal.customer(a.customer_id), rp_id="testserver",
+                    binding="transfer:another-key-0000000")
+    refused = client.post("/app/transfer", headers=HTML, data={
+        **form, "passkey": json.dumps(authenticator.get(other, "http://testserver"))})
+    assert refused.status_code == 400 and pay.balance(b) == 0
+    options = pay.run(passkeys.step_up_options, Principal.customer(a.customer_id), rp_id="testserver",
+                      binding=f"transfer:{client_key}")
+    done = client.post("/app/transfer", headers=HTML, follow_redirects=False, data={
+        **form, "passkey": json.dumps(authenticator.get(options, "http://testserver"))})
+    assert done.status_code == 303 and pay.balance(b) == 7 * YUAN
+    with pay.db.read() as session:
+        op = session.scalar(select(PaymentOperation).where(PaymentOperation.kind == "transfer"))
+    assert op is not None and op.confirmation == "passkey"

@@ -13,6 +13,7 @@ double click, a reload) is one transfer (`payments.execute` answers the replay).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -21,6 +22,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qianbao import credentials, ledger, payments
+from qianbao.credentials import Principal, passkeys
 from qianbao.errors import QianbaoError
 from qianbao.i18n import translate
 from qianbao.money import parse_yuan, to_yuan
@@ -90,8 +92,19 @@ def _confirm_page(request: Request, customer: CustomerContext, preview: transfer
                   status_code: int = 200) -> HTMLResponse:
     with db_of(request).read() as session:
         password_free = payments.password_free_allowed(session, customer.customer_id, preview.total)
+        has_passkey = passkeys.has_passkey(session, Principal.customer(customer.customer_id))
     return _page(request, "customer/transfer_confirm.html", status_code=status_code, preview=preview,
-                 recipient=recipient, note=note, client_key=client_key, error=error, password_free=password_free)
+                 recipient=recipient, note=note, client_key=client_key, error=error, password_free=password_free,
+                 has_passkey=has_passkey)
+
+
+def _passkey_answer(raw: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise QianbaoError("PASSKEY_INVALID") from None
 
 
 @router.post(TRANSFER + "/preview", response_class=HTMLResponse)
@@ -123,9 +136,12 @@ def transfer_submit(
     amount: str = Form("", max_length=24),
     note: str = Form("", max_length=400),
     pin: str = Form("", max_length=12),
+    passkey: str = Form("", max_length=8192),
     client_key: str = Form("", max_length=64),
     customer: CustomerContext = Depends(current_customer),
 ) -> Response:
+    from qianbao.web.customer_passkeys import relying_party
+
     db = db_of(request)
     wallet_id = _wallet_id(request, customer.customer_id)
     form = {"recipient": recipient, "amount": amount, "note": note}
@@ -146,9 +162,12 @@ def transfer_submit(
         with db.read() as session:
             done = payments.find_operation(session, key)
         if done is None:
+            rp_id, origin = relying_party(request)
             with credentials.transaction(db) as session:
-                confirmation = payments.confirm(session, customer.customer_id, amount=preview.total, pin=pin or None,
-                                                ip=auth.client_ip(request), settings=settings_of(request))
+                confirmation = payments.confirm(
+                    session, customer.customer_id, amount=preview.total, pin=pin or None,
+                    passkey=_passkey_answer(passkey), rp_id=rp_id, origin=origin, binding=f"transfer:{client_key}",
+                    ip=auth.client_ip(request), settings=settings_of(request))
             with db.transaction() as session:
                 done = transfers.transfer(session, payer_wallet_id=wallet_id, recipient=recipient, amount=fen,
                                           key=key, confirmation=confirmation, note=clean_note or None)
