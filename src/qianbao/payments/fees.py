@@ -106,8 +106,18 @@ def fee_rule(session: Session, kind: str) -> FeeSchedule | None:
     return None if row is None else _view(row)
 
 
-def counted_kinds(session: Session) -> frozenset[str]:
-    """Kinds whose monthly total a fee rule needs (a free allowance that is not the whole fee)."""
+def counted_kinds(session: Session, kind: str | None = None) -> frozenset[str]:
+    """Kinds whose monthly total a fee rule needs (a free allowance that is not the whole fee); with `kind`,
+    only that kind's rule is read (execute asks for its own kind on every payment)."""
+    if kind is not None:
+        row = session.get(FeeRule, kind)
+        if row is None and kind in DEFAULT_FEE_RULES:
+            row_rules = _rows(session)
+            row = row_rules.get(kind)
+        if row is None:
+            return frozenset()
+        rule = _view(row)
+        return frozenset({kind}) if rule.free_monthly > 0 and not rule.is_free else frozenset()
     return frozenset(rule.kind for rule in fee_rules(session) if rule.free_monthly > 0 and not rule.is_free)
 
 

@@ -385,7 +385,7 @@ def _carry_out(session: Session, op_id: int, order: Order, payer: _Side, payee: 
         usage = limits.count_outflow(
             session, payer.wallet, kind=order.kind, amount=order.amount, fee=order.fee,
             confirmation=order.confirmation, static_qr=order.static_qr, now=moment,
-            counted_kinds=fees.counted_kinds(session),
+            counted_kinds=fees.counted_kinds(session, order.kind),
         )
     legs = [Leg(payer.account_id, payee.account_id, order.amount, order.kind[:32], row.reference)]
     if order.fee:
