@@ -152,3 +152,9 @@ def test_bad_shipping_details_are_refused(kit: Kit) -> None:
     assert kit.refusal(_order, kit, w, weight_grams=0).code == "PARCEL_WEIGHT_INVALID"
     assert kit.refusal(_order, kit, w, weight_grams=50_001).code == "PARCEL_WEIGHT_INVALID"
     assert kit.refusal(_order, kit, w, price=0).code == "AMOUNT_NOT_POSITIVE"
+
+
+def test_the_sender_is_shown_masked(kit: Kit) -> None:
+    w = kit.open()
+    order = _order(kit, w)
+    assert order.sender == w.phone[3:6] + "****" + w.phone[-4:]

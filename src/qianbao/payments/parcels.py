@@ -69,9 +69,14 @@ class ParcelView:
 
 
 def _view(row: ParcelOrder, *, replayed: bool = False) -> ParcelView:
-    return ParcelView(row.order_no, row.customer_id, mask_name(row.sender_name), row.receiver_city, row.weight_grams,
+    return ParcelView(row.order_no, row.customer_id, _mask_sender(row.sender_name), row.receiver_city, row.weight_grams,
                       row.price, row.status, row.created_at, row.expires_at, row.paid_at, row.paid_via,
                       row.operation_reference, row.charge_refused_code, replayed)
+
+
+def _mask_sender(sender: str) -> str:
+    """The sender as lists show them: the masked legal name, or the masked phone number before real name."""
+    return mask_phone(sender) if sender.startswith("+") or sender[:1].isdigit() else mask_name(sender)
 
 
 def s10_check_digit(digits: str) -> str:
@@ -149,7 +154,7 @@ def create_shipping_order(
         raise QianbaoError("NOT_FOUND")
     moment = now or datetime.now(UTC)
     row = ParcelOrder(order_no=new_order_no(), customer_id=customer_id, wallet_id=wallet.id,
-                      sender_name=customer.legal_name or mask_phone(customer.phone), receiver_city=city,
+                      sender_name=customer.legal_name or customer.phone, receiver_city=city,
                       weight_grams=weight, price=amount, status=AWAITING_PAYMENT, created_at=moment,
                       expires_at=moment + timedelta(hours=ORDER_HOURS), paid_at=None, paid_via=None,
                       operation_id=None, operation_reference=None, agreement_id=None, charge_refused_code=None)
