@@ -11,6 +11,7 @@ from playwright.sync_api import BrowserContext, expect
 
 from qianbao import ledger, merchants, payments, wallets
 from qianbao.adapters.billers.references import with_check_digit
+from qianbao.money import parse_yuan
 from qianbao.payments import Order, Party, parcels
 
 pytestmark = pytest.mark.browser
@@ -62,7 +63,7 @@ def test_a_customer_pays_a_water_bill_and_a_parcel(
     expect(page.get_by_test_id("receipt-amount")).to_have_text(amount_text)
     expect(page.get_by_test_id("receipt-confirmation")).not_to_be_empty()
     screenshot(page, "customer-bill-receipt.png")
-    paid_fen = int(round(float(amount_text.replace("¥", "").replace(",", "")) * 100))
+    paid_fen = parse_yuan(amount_text.replace("¥", "").replace(",", ""))
 
     page.goto("/app/bills")
     expect(page.get_by_test_id("saved-biller")).to_contain_text(WATER[:4])
