@@ -143,8 +143,8 @@ def remember_nonce(session: Session, merchant: str, nonce: str) -> bool:
     """Record a request nonce; False when the merchant used it before (a replay)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(Nonce).values(merchant=merchant, nonce=nonce, seen_at=now_utc()).on_conflict_do_nothing(
-        index_elements=["merchant", "nonce"])
-    return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+        index_elements=["merchant", "nonce"]).returning(Nonce.id)
+    return session.execute(stmt).scalar() is not None
 
 
 def prune_nonces(session: Session) -> None:

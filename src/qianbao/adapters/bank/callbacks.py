@@ -105,8 +105,8 @@ def authenticate(session: Session, settings: Settings, headers: Mapping[str, str
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(BankCallbackNonce).values(
         merchant=signed.merchant, nonce=signed.nonce, received_at=datetime.now(UTC),
-    ).on_conflict_do_nothing(index_elements=["merchant", "nonce"])
-    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+    ).on_conflict_do_nothing(index_elements=["merchant", "nonce"]).returning(BankCallbackNonce.id)
+    if session.execute(stmt).scalar() is None:  # the row was there already
         raise QianbaoError("BANK_CALLBACK_REPLAYED")
     return signed
 
