@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ def serve(
     port: int | None = typer.Option(None, help="Port to listen on (QIANBAO_PORT, default 8000)."),
     migrate_first: bool = typer.Option(False, "--migrate", help="Apply pending migrations before starting."),
     with_worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the background worker too."),
+    workers: int = typer.Option(1, min=1, max=64, help="Web server processes (one per CPU core for load)."),
 ) -> None:
     """Run the web server (customer app, teller and ops consoles, API) and the background worker."""
     import uvicorn
@@ -69,7 +71,15 @@ def serve(
     if with_worker:
         _thread, stop = worker_loop.start_in_thread(db, cfg)
     try:
-        uvicorn.run(create_app(cfg, db), host=cfg.host, port=cfg.port, log_config=None, access_log=False)
+        if workers == 1:
+            uvicorn.run(create_app(cfg, db), host=cfg.host, port=cfg.port, log_config=None, access_log=False)
+        else:
+            # Each process builds its own app (and database pool) from the environment; the background
+            # worker stays in this parent process, once.
+            os.environ["QIANBAO_DATABASE_URL"] = cfg.resolved_database_url
+            os.environ["QIANBAO_KEY_FILE"] = str(cfg.resolved_key_file)
+            uvicorn.run("qianbao.app:app_from_environment", factory=True, workers=workers, host=cfg.host,
+                        port=cfg.port, log_config=None, access_log=False)
     finally:
         if stop is not None:
             stop.set()
