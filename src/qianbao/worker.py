@@ -37,6 +37,7 @@ def jobs() -> list[Job]:
     from qianbao.merchants.notify import purge_nonces_job
     from qianbao.notices.delivery import deliver_due
     from qianbao.payments.bills import settle_job as bills_settle_job
+    from qianbao.payments.paycode import settle_job as paycode_settle_job
     from qianbao.payments.service import expire_job as payments_expire_job
     from qianbao.wallets.jobs import expire_applications_job, id_expiry_job
 
@@ -47,7 +48,8 @@ def jobs() -> list[Job]:
             Job("merchant_notify", deliver_merchant_notifications), Job("merchant_nonces_purge", purge_nonces_job),
             Job("bank_callback_nonces", prune_bank_callback_nonces),
             Job("payments_expire", payments_expire_job), Job("bills_settle", bills_settle_job),
-            Job("card_movements", card_movements_job)]
+            Job("card_movements", card_movements_job),
+            Job("paycode_settle", paycode_settle_job)]
 
 
 def run_once(db: Database, settings: Settings) -> int:

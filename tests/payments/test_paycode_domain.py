@@ -214,3 +214,17 @@ def test_limit_refusal_at_confirmation_moves_nothing(qp, setup):
     assert err.code == "LIMIT_EXCEEDED" and err.params["limit"] == "single"
     assert qp.balance(w) == 5500 * YUAN
     assert qp.run(paycode.awaiting_charge, w.customer_id) is not None
+
+
+def test_worker_expires_unconfirmed_charges_and_closes_their_orders(qp, setup, clock):
+    from qianbao import worker
+
+    w, shop = setup
+    waiting = charge(qp, shop, issue(qp, w).code, 200 * YUAN)
+    assert qp.run(paycode.settle_overdue) == 0
+    clock.shift(timedelta(seconds=paycode.CONFIRM_SECONDS))
+    job = next(job for job in worker.jobs() if job.name == "paycode_settle")
+    assert job.run(qp.db, qp.settings) == 1
+    assert qp.run(paycode.get_charge, waiting.reference, merchant_id=shop.id).status == "expired"
+    assert qp.order_row(shop, "T-1").status == "closed"
+    assert qp.balance(w) == 500 * YUAN

@@ -304,6 +304,26 @@ def decline_charge(session: Session, customer_id: int, reference: str, *, now: d
     return _charge(row)
 
 
+def settle_overdue(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Charges left awaiting past their deadline become "expired" (their orders closed); unused codes past
+    their life are kept as they are (a look-up finds them expired). Returns how many charges expired."""
+    moment = now or now_utc()
+    rows = session.scalars(select(PaymentCode).where(PaymentCode.charge_status == AWAITING,
+                                                     PaymentCode.confirm_deadline <= moment)
+                           .order_by(PaymentCode.id).limit(limit)).all()
+    settled = 0
+    for found in rows:
+        row = _settle(session, _lock(session, found.id), moment)
+        settled += row.charge_status == EXPIRED
+    return settled
+
+
+def settle_job(db: Any, settings: Any) -> int:
+    """Worker job `paycode_settle`."""
+    with db.transaction() as session:
+        return settle_overdue(session)
+
+
 def amount_of_awaiting(session: Session, customer_id: int, reference: str, *, now: datetime | None = None) -> int:
     """What the customer is asked to confirm (for the passkey binding and the password-free check)."""
     return _charge(_awaiting_row(session, customer_id, reference, now or now_utc())).amount
@@ -324,4 +344,6 @@ __all__ = [
     "new_code",
     "normalise",
     "revoke",
+    "settle_job",
+    "settle_overdue",
 ]
