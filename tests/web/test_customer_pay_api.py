@@ -130,3 +130,60 @@ def test_paycode_decline_over_the_api(world, db, app):  # type: ignore[no-untype
     response = client.post("/api/v1/paycodes/decline", json={"reference": reference})
     assert response.status_code == 200 and response.json()["status"] == "declined"
     assert order_status(db, s, "P-9") == "closed"
+
+
+def _passkey(db, h):  # type: ignore[no-untyped-def]
+    import sys
+    from pathlib import Path
+
+    from qianbao.credentials import passkeys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "credentials"))
+    from soft_authenticator import SoftAuthenticator
+
+    authenticator = SoftAuthenticator()
+    principal = Principal.customer(h.customer_id)
+    with db.transaction() as session:
+        options = passkeys.registration_options(session, principal, rp_id="testserver", user_name="x",
+                                                user_display_name="x")
+    with db.transaction() as session:
+        passkeys.register_passkey(session, principal, authenticator.create(options, "http://testserver"),
+                                  rp_id="testserver", origin="http://testserver", name="test")
+    return authenticator
+
+
+def _assertion(db, h, authenticator, binding):  # type: ignore[no-untyped-def]
+    from qianbao.credentials import passkeys
+
+    with db.transaction() as session:
+        options = passkeys.step_up_options(session, Principal.customer(h.customer_id), rp_id="testserver",
+                                           binding=binding)
+    return authenticator.get(options, "http://testserver")
+
+
+def test_pay_with_a_passkey_bound_to_the_idempotency_key(world, db):  # type: ignore[no-untyped-def]
+    client, h, s = world
+    authenticator = _passkey(db, h)
+    payload = order_code(db, s, 2372)
+    wrong = _assertion(db, h, authenticator, "payment:pay-other")
+    refused = client.post("/api/v1/qr-payments", json={"payload": payload, "passkey": wrong},
+                          headers={"Idempotency-Key": "pay-pk-1"})
+    assert refused.json()["code"] == "PASSKEY_CHALLENGE_INVALID" and balance(db, h.account_id) == 1000 * YUAN
+    right = _assertion(db, h, authenticator, "payment:pay-pk-1")
+    paid = client.post("/api/v1/qr-payments", json={"payload": payload, "passkey": right},
+                       headers={"Idempotency-Key": "pay-pk-1"})
+    assert paid.status_code == 201 and paid.json()["confirmation"] == "passkey"
+    assert balance(db, h.account_id) == 1000 * YUAN - 2372
+
+
+def test_paycode_charge_confirmed_with_a_passkey(world, db, app):  # type: ignore[no-untyped-def]
+    client, h, s = world
+    authenticator = _passkey(db, h)
+    code = client.post("/api/v1/paycodes").json()["code"]
+    charged = signed(TestClient(app), s, "POST", "/api/merchant/v1/paycode-payments",
+                     {"code": code, "amount": 100 * YUAN, "merchant_order_no": "P-9", "description": "x"})
+    reference = charged.json()["reference"]
+    answer = _assertion(db, h, authenticator, f"payment:{reference}")
+    done = client.post("/api/v1/paycodes/confirm", json={"reference": reference, "passkey": answer})
+    assert done.status_code == 200 and done.json()["status"] == "succeeded"
+    assert balance(db, h.account_id) == 900 * YUAN
