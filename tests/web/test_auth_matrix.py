@@ -299,7 +299,8 @@ def _counter_day(world: World) -> tuple[int, int]:
 
 
 def _other_customers_operation(world: World) -> Obj:
-    """A transfer between two other holders (payments core: /app/records, /app/transfer, their API)."""
+    """A transfer between two other holders (payments core: /app/records, /app/transfer, their API).
+    A few fen only: the operator's walk may have set every tier's limits to 1 yuan by then."""
     from qianbao import payments
     from qianbao.payments import Order, Party
 
@@ -308,9 +309,9 @@ def _other_customers_operation(world: World) -> Obj:
     with world.db.transaction() as session:
         clearing = payments.system_account(session, "bank_clearing:MATRIX")
         payments.execute(session, Order(key=f"matrix-fund-{payer}", kind="topup", payer=Party.account(clearing, "bank"),
-                                        payee=Party.wallet(payer), amount=500, confirmation="system", channel="system"))
+                                        payee=Party.wallet(payer), amount=2, confirmation="system", channel="system"))
         op = payments.execute(session, Order(key=f"matrix-transfer-{payer}", kind="transfer", payer=Party.wallet(payer),
-                                             payee=Party.wallet(payee), amount=100))
+                                             payee=Party.wallet(payee), amount=1))
         return Obj(op.reference, owner_customer=payer_customer)
 
 
@@ -388,6 +389,7 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "op_id": lambda world: Obj(str(_counter_day(world)[1]), branch=BRANCH_A),
     "day_id": lambda world: Obj(str(_counter_day(world)[0]), branch=BRANCH_A),
     "reference": _other_customers_operation,
+    "kind": lambda world: Obj("withdrawal"),  # the ops fee schedule (payments core)
     # merchants: the ops pages name a merchant, the merchant pages and the public checkout an order's token,
     # the signed merchant API the merchant's own order number.
     "merchant_id": lambda world: Obj(str(_matrix_order(world)[0])),
