@@ -450,8 +450,9 @@ def png(payload: str, *, scale: int = 8, border: int = 4) -> bytes:
     return out.getvalue()
 
 
-def svg(payload: str, *, scale: int = 6, border: int = 4, title: str | None = None) -> str:
+def svg(payload: str, *, scale: int = 6, border: int = 4, title: str | None = None, omitsize: bool = False) -> str:
+    """An SVG document; `omitsize` leaves out width/height (a viewBox only), so CSS sizes it."""
     out = io.BytesIO()
     _symbol(payload).save(out, kind="svg", scale=scale, border=border, xmldecl=False, svgns=True,
-                          title=title, nl=False)
+                          title=title, nl=False, omitsize=omitsize)
     return out.getvalue().decode("utf-8")

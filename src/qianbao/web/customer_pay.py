@@ -279,7 +279,7 @@ def paycode_code(request: Request, customer: CustomerContext = Depends(current_c
     except QianbaoError as exc:
         return render(request, "customer/_paycode_code.html", status_code=200, error=error_text(request, exc),
                       issued=None)
-    svg = emvqr.svg(issued.code, scale=5, border=2)
+    svg = emvqr.svg(issued.code, scale=5, border=2, omitsize=True)
     return render(request, "customer/_paycode_code.html", issued=issued, grouped=paycode.group(issued.code),
                   svg=svg, error=None)
 
