@@ -83,3 +83,21 @@ def test_a_large_batch_keeps_every_field_of_every_transfer(db: Database, funded:
     assert all((t.timeout_at is not None) == (i % 2 == 0) for i, t in enumerate(made))
     with db.transaction() as s:  # release the holds, so the fixture's closing check has no overdue hold later
         ledger.create_transfers(s, [VoidPending(key(), t.id) for t in made if t.status == "pending"])
+
+
+def test_a_refusal_after_plain_transfers_judges_the_balance_they_left(db: Database, chart: Chart) -> None:
+    # The plain items at the head of a batch take a fast way; the first one it cannot take (here a
+    # refusal) hands the balances over to the general way, which must see every earlier item's money.
+    with db.transaction() as s:
+        results = ledger.create_transfers(s, [
+            NewTransfer(key(), chart.bank, chart.alice, 100, "topup"),
+            NewTransfer(key(), chart.alice, chart.bob, 60, "p2p"),
+            NewTransfer(key(), chart.alice, chart.bob, 41, "p2p"),
+            NewTransfer(key(), chart.bob, chart.alice, 60, "p2p"),
+            NewTransfer(key(), chart.alice, chart.bob, 41, "p2p"),
+            NewTransfer(key(), chart.alice, chart.bob, 100, "p2p"),
+        ])
+    assert [r.code for r in results] == ["OK", "OK", "LEDGER_INSUFFICIENT_FUNDS", "OK", "OK",
+                                         "LEDGER_INSUFFICIENT_FUNDS"]
+    assert posted(db, chart.alice) == 100 - 60 + 60 - 41 and posted(db, chart.bob) == 41
+    assert_ledger_ok(db)

@@ -28,6 +28,21 @@ def test_a_retry_with_the_same_key_returns_the_original_and_moves_nothing(db: Da
     assert posted(db, funded.bob) == 700
 
 
+@pytest.mark.parametrize("reference", [None, "it's \"quoted\"", "午饭 AA \\ \n", ""])
+def test_a_retry_of_a_batch_item_is_recognised_whatever_its_reference_holds(
+        db: Database, funded: Chart, reference: str | None) -> None:
+    # A batch item's key is bound to the same digest whichever way the batch took.
+    item = NewTransfer(f"ref-{reference!r}", funded.alice, funded.bob, 700, "p2p", reference=reference)
+    with db.transaction() as s:  # two items: a lone one may take PostgreSQL's one-statement way
+        first = ledger.create_transfers(s, [item, NewTransfer(key(), funded.alice, funded.bob, 1, "p2p")])
+    before = snapshot(db)
+    with db.transaction() as s:
+        again = ledger.create_transfer(s, key=item.key, debit=funded.alice, credit=funded.bob, amount=700,
+                                       code="p2p", reference=reference)
+    assert again.replayed and again.id == first[0].transfer_id
+    assert snapshot(db) == before
+
+
 @pytest.mark.parametrize(
     "change", [{"amount": 701}, {"credit": "merchant"}, {"code": "pay"}, {"reference": "x"}, {"pending": True}])
 def test_the_same_key_with_a_different_request_is_refused(db: Database, funded: Chart, change: dict) -> None:
