@@ -171,6 +171,8 @@ def test_a_full_counter_day_with_a_large_cash_out_and_a_ten_yuan_shortage(
         assert href is not None
         report = teller.request.get(href)
         assert report.headers["content-type"] == "application/pdf" and report.body().startswith(b"%PDF")
+        if SCREENSHOTS:  # for a look with pdftoppm
+            Path(f"/tmp/counter-day-report-{link}.pdf").write_bytes(report.body())
 
     supervisor.goto("/teller/supervisor")
     expect(supervisor.get_by_test_id("suspense-balance")).to_have_text("¥10.00")

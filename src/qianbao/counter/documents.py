@@ -119,10 +119,13 @@ def day_report_document(session: Session, receipt: Receipt, lang: str) -> Receip
         if op.kind in totals and op.status == "succeeded":
             totals[op.kind][0] += 1
             totals[op.kind][1] += op.amount or 0
+        label = kind_label(op.kind, lang, op.details)
+        if op.status != "succeeded":
+            label = f"{label} ({t(f'counter.status.{op.status}')})"
+        wallet = str((op.details or {}).get("wallet", ""))
         rows.append((
-            local_text(op.created_at, lang)[11:16], op.reference, kind_label(op.kind, lang, op.details),
-            str((op.details or {}).get("wallet", "")), format_fen(effect, lang) if effect else "",
-            t(f"counter.status.{op.status}"), op_receipt.serial if op_receipt else "",
+            local_text(op.created_at, lang)[11:16], label, f"*{wallet[-4:]}" if wallet else "",
+            format_fen(effect, lang) if effect else "—", op_receipt.serial if op_receipt else op.reference,
         ))
     facts: list[tuple[str, str]] = [
         (t("counter.report.teller"), _staff(session, day.teller_id)),
@@ -142,9 +145,8 @@ def day_report_document(session: Session, receipt: Receipt, lang: str) -> Receip
         facts=tuple(facts),
         table=ReceiptTable(
             caption=t("counter.report.operations", count=len(rows)),
-            columns=(t("counter.report.col.time"), t("counter.report.col.reference"), t("counter.report.col.kind"),
-                     t("counter.report.col.wallet"), t("counter.report.col.drawer"), t("counter.report.col.status"),
-                     t("counter.report.col.receipt")),
+            columns=(t("counter.report.col.time"), t("counter.report.col.kind"), t("counter.report.col.wallet"),
+                     t("counter.report.col.drawer"), t("counter.report.col.receipt")),
             rows=tuple(rows),
         ),
         signatures=(t("receipt.sign.teller"), t("counter.receipt.sign.supervisor")),

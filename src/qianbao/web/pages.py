@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from qianbao.i18n import babel_locale, normalize
-from qianbao.web.auth import requires
+from qianbao.web.auth import StaffContext, requires
 from qianbao.web.render import SHANGHAI, local_time, render
 
 router = APIRouter(include_in_schema=False)
@@ -103,9 +103,13 @@ def customer_home(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/teller", response_class=HTMLResponse, dependencies=[Depends(requires("teller.console"))])
-def teller_desk(request: Request) -> HTMLResponse:
-    return render(request, "teller/desk.html", section="desk", today=today_text(_lang(request)))
+@router.get("/teller", response_class=HTMLResponse)
+def teller_desk(request: Request, staff: StaffContext = Depends(requires("teller.console"))) -> HTMLResponse:
+    from qianbao.web.teller_cash import day_view  # the teller's counter day and drawer (qianbao.counter)
+
+    with request.app.state.db.read() as session:
+        day = day_view(session, staff)
+    return render(request, "teller/desk.html", section="desk", today=today_text(_lang(request)), day=day)
 
 
 @router.get("/ops", response_class=HTMLResponse, dependencies=[Depends(requires("ops.read"))])
