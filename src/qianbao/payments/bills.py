@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from qianbao import audit, ledger
@@ -142,7 +143,35 @@ def _payment_view(row: BillPayment, biller: Biller, *, replayed: bool = False) -
 
 # ---- the billers (policy table) ------------------------------------------------------------------------
 
+# The billers offered at first; the migration inserts the same rows. Operators change the list.
+DEFAULT_BILLERS: tuple[dict[str, object], ...] = (
+    {"code": "SH-WATER", "category": "water", "name_zh": "上海市自来水", "name_en": "Shanghai Water",
+     "region": "上海", "reference_format": "luhn10", "sort_order": 10},
+    {"code": "SH-POWER", "category": "electricity", "name_zh": "国网上海市电力公司",
+     "name_en": "State Grid Shanghai Electric Power", "region": "上海", "reference_format": "luhn10",
+     "sort_order": 20},
+    {"code": "SH-GAS", "category": "gas", "name_zh": "上海燃气", "name_en": "Shanghai Gas", "region": "上海",
+     "reference_format": "luhn9", "sort_order": 30},
+    {"code": "CT-MOBILE", "category": "telecom", "name_zh": "中国电信", "name_en": "China Telecom", "region": "全国",
+     "reference_format": "telecom_mobile", "sort_order": 40},
+)
+
+
+def ensure_default_billers(session: Session) -> None:
+    """Insert the default billers when the table is empty (never on a migrated database; a database emptied
+    by hand, as the PostgreSQL tests do between tests). Never overwrites a row."""
+    if session.scalar(select(Biller.id).limit(1)) is not None:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Biller)
+    now = datetime.now(UTC)
+    for row in DEFAULT_BILLERS:
+        session.execute(insert.values(**row, enabled=True, updated_at=now, updated_by_staff_id=None)
+                        .on_conflict_do_nothing(index_elements=["code"]))
+
+
 def list_billers(session: Session, *, include_disabled: bool = False) -> list[BillerView]:
+    ensure_default_billers(session)
     query = select(Biller).order_by(Biller.sort_order, Biller.id)
     if not include_disabled:
         query = query.where(Biller.enabled.is_(True))
@@ -150,6 +179,7 @@ def list_billers(session: Session, *, include_disabled: bool = False) -> list[Bi
 
 
 def _biller(session: Session, code: str, *, include_disabled: bool = False) -> Biller:
+    ensure_default_billers(session)
     row = session.scalar(select(Biller).where(Biller.code == (code or "").strip().upper()[:32]))
     if row is None or (not row.enabled and not include_disabled):
         raise QianbaoError("BILLER_UNKNOWN", biller=(code or "")[:32])

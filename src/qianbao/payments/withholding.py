@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from qianbao import audit
@@ -90,10 +91,29 @@ def _view(session: Session, row: WithholdingAgreement, now: datetime | None = No
 
 # ---- policy -------------------------------------------------------------------------------------------
 
+# The most an agreement may allow by default, in fen; the migration inserts the same figures.
+DEFAULT_MAX_PER_PAYMENT = 50_000
+DEFAULT_MAX_MONTHLY = 200_000
+
+
+def _policy_row(session: Session, *, lock: bool = False) -> WithholdingPolicy:
+    stmt = select(WithholdingPolicy).where(WithholdingPolicy.id == 1).execution_options(populate_existing=True)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.scalar(stmt)
+    if row is None:  # a database emptied by hand (the PostgreSQL tests): the defaults again
+        dialect = session.get_bind().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(WithholdingPolicy)
+        session.execute(insert.values(id=1, max_per_payment=DEFAULT_MAX_PER_PAYMENT, max_monthly=DEFAULT_MAX_MONTHLY,
+                                      updated_at=datetime.now(UTC), updated_by_staff_id=None)
+                        .on_conflict_do_nothing(index_elements=["id"]))
+        row = session.scalar(stmt)
+    assert row is not None
+    return row
+
+
 def policy(session: Session) -> PolicyView:
-    row = session.get(WithholdingPolicy, 1)
-    if row is None:  # pragma: no cover - the migration inserts it
-        raise QianbaoError("INTERNAL_ERROR")
+    row = _policy_row(session)
     return PolicyView(row.max_per_payment, row.max_monthly)
 
 
@@ -107,8 +127,7 @@ def update_policy(session: Session, *, max_per_payment: int, max_monthly: int, b
             raise QianbaoError("POLICY_VALUE_INVALID", field=field)
     if max_monthly < max_per_payment:
         raise QianbaoError("POLICY_LIMITS_ORDER")
-    row = session.get(WithholdingPolicy, 1, with_for_update=True)
-    assert row is not None
+    row = _policy_row(session, lock=True)
     before = {"max_per_payment": row.max_per_payment, "max_monthly": row.max_monthly}
     if before == {"max_per_payment": max_per_payment, "max_monthly": max_monthly}:
         raise QianbaoError("POLICY_UNCHANGED")
