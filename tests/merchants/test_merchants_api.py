@@ -189,3 +189,26 @@ def test_an_order_expires_after_its_expiry(client, shop, clock) -> None:  # type
     assert signed_request(client, m, "GET", f"{ORDERS}/A-1").json()["status"] == "expired"
     bad = signed_request(client, m, "POST", ORDERS, _order("A-2", expires_in=30))
     assert bad.json()["code"] == "ORDER_EXPIRY_INVALID"
+
+
+def test_a_refused_signature_of_a_known_merchant_is_audited(client, shop) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from qianbao.audit.models import AuditEntry
+
+    m = shop.merchant()
+    signed_request(client, m, "GET", ORDERS, secret="qbs_wrong")
+    with shop.db.read() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "merchant.api.refused"))
+    assert entry is not None and entry.outcome == "refused" and entry.object_id == str(m.id)
+    assert entry.details["code"] == "MERCHANT_SIGNATURE_INVALID"
+
+
+def test_an_address_with_too_many_refused_signatures_is_rate_limited_even_with_a_right_one(client, shop) -> None:  # type: ignore[no-untyped-def]
+    from qianbao.api import merchant_api
+
+    m = shop.merchant()
+    for _ in range(merchant_api.FAILURE_LIMIT):
+        assert signed_request(client, m, "GET", ORDERS, secret="qbs_wrong").status_code == 401
+    right = signed_request(client, m, "GET", ORDERS)
+    assert right.status_code == 429 and right.json()["code"] == "RATE_LIMITED"

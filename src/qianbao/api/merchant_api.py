@@ -16,6 +16,7 @@ the first request was itself refused. No cookie or bearer token is read here.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from qianbao import access, audit, merchants
+from qianbao import access, audit, credentials, merchants
 from qianbao.errors import QianbaoError
 from qianbao.merchants import signing
 from qianbao.merchants.models import Merchant
@@ -59,14 +60,56 @@ def _authenticate(request: Request, body: bytes, action: str) -> ApiMerchant:
         nonce=signing.header(headers, signing.HEADER_NONCE),
         signature=signing.header(headers, signing.HEADER_SIGNATURE),
     )
+    ip = request.client.host if request.client else "unknown"
     with request.app.state.db.transaction() as session:
-        merchant: Merchant = merchants.authenticate_request(session, signed, request.method, _target(request), body)
-        found = ApiMerchant(merchant.id, merchant.merchant_no)
-        suspended = merchant.status != "active"
+        _refuse_if_over_limit(session, ip)
+    try:
+        with request.app.state.db.transaction() as session:
+            merchant: Merchant = merchants.authenticate_request(session, signed, request.method, _target(request),
+                                                                body)
+            found = ApiMerchant(merchant.id, merchant.merchant_no)
+            suspended = merchant.status != "active"
+    except QianbaoError as exc:
+        _refused(request, signed, exc, ip)
+        raise
     if suspended:
         raise QianbaoError("MERCHANT_SUSPENDED")
     access.require(access.Actor.merchant(found.id), action)
     return found
+
+
+# Refused signatures per client address: past the limit the API answers RATE_LIMITED (429) at once, so
+# keys and secrets cannot be guessed at speed. A refusal naming a known merchant is a security event and is
+# audited (merchant.api.refused, with the code).
+FAILURE_BUCKET = "merchant_api_auth"
+FAILURE_LIMIT = 60
+FAILURE_WINDOW_SECONDS = 300
+
+
+class _Probe(Exception):
+    pass
+
+
+def _refuse_if_over_limit(session: Any, ip: str) -> None:
+    """RATE_LIMITED if this address is past its refusals; counts nothing (the probe's hit is rolled back)."""
+    try:
+        with session.begin_nested():
+            credentials.ratelimit.hit(session, FAILURE_BUCKET, ip, FAILURE_LIMIT, FAILURE_WINDOW_SECONDS)
+            raise _Probe
+    except _Probe:
+        pass
+
+
+def _refused(request: Request, signed: merchants.SignedRequest, exc: QianbaoError, ip: str) -> None:
+    with request.app.state.db.transaction() as session:
+        known = merchants.merchant_by_no(session, signed.merchant_no) if signed.merchant_no.isdigit() else None
+        if known is not None and exc.code != "MERCHANT_SUSPENDED":
+            audit.record(session, action="merchant.api.refused", actor=audit.Actor.merchant(known.id),
+                         channel="merchant_api", object_type="merchant", object_id=known.id, outcome="refused",
+                         details={"code": exc.code, "method": request.method, "path": request.url.path})
+        # Already at the limit: the next request is refused up front.
+        with contextlib.suppress(QianbaoError):
+            credentials.ratelimit.hit(session, FAILURE_BUCKET, ip, FAILURE_LIMIT, FAILURE_WINDOW_SECONDS)
 
 
 def _dependency(action: str) -> Any:
