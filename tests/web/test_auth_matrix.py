@@ -401,6 +401,7 @@ PATH_PARAMS: dict[str, Callable[[World], Obj]] = {
     "payment_ref": lambda world: _other_customers_bill_object(world, "payment"),
     "order_no": lambda world: _other_customers_bill_object(world, "order"),
     "agreement_id": lambda world: _other_customers_bill_object(world, "agreement"),
+    "biller_code": lambda world: Obj("SH-GAS"),
 }
 # Form field name -> a plausible value (anything else gets "1").
 FORM_VALUES: dict[str, str] = {

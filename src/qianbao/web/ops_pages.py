@@ -4,6 +4,7 @@ and the wallet look-up with the operator's actions. One router for app.py; each 
     qianbao.web.ops_kyc        /ops/kyc...              review real-name submissions
     qianbao.web.ops_tiers      /ops/config...           tiers and limits, confirmation caps, minimum age
     qianbao.web.ops_wallets    /ops/wallets...          look-up, downgrade, freeze, unfreeze
+    qianbao.web.ops_billers    /ops/config/billers...   billers offered, the withholding agreement maxima
     qianbao.web.ops_dashboard  figures for /ops         (the page itself is qianbao.web.pages.ops_dashboard)
 
 Access (qianbao.access): every page reads with "ops.read" (operators and auditors); deciding a review
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from qianbao.web import ops_kyc, ops_tiers, ops_wallets
+from qianbao.web import ops_billers, ops_kyc, ops_tiers, ops_wallets
 
 router = APIRouter(include_in_schema=False)
 router.include_router(ops_kyc.router)
 router.include_router(ops_tiers.router)
 router.include_router(ops_wallets.router)
+router.include_router(ops_billers.router)
