@@ -31,6 +31,10 @@ def seed(db: Database, settings: Settings) -> list[str]:
     from qianbao.payments.bills_demo import seed_demo_bills
 
     lines += seed_demo_bills(db, settings)
+    from qianbao.payments.demo import seed_demo_history
+
+    with db.transaction() as session:
+        lines += seed_demo_history(session)
     lines.append("运营后台试一试 Try as OP001: 实名审核 KYC review /ops/kyc · 等级与限额 tiers /ops/config/tiers · "
                  "钱包查询 wallets /ops/wallets · 短信验证码 SMS codes /ops/sms")
     return lines
