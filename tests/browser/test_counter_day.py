@@ -151,6 +151,13 @@ def test_a_full_counter_day_with_a_large_cash_out_and_a_ten_yuan_shortage(
     teller.goto("/teller/cash")
     expect(teller.get_by_test_id("drawer-expected")).to_have_text("¥120,000.00")
     shoot(teller, "counter-cash.png", full_page=True)
+    teller.keyboard.press("Alt+1")
+    teller.wait_for_url("**/teller")
+    expect(teller.get_by_test_id("desk-drawer")).to_have_text("¥120,000.00")
+    teller.keyboard.press("Alt+5")
+    teller.wait_for_url("**/teller/services")
+    expect(teller.get_by_test_id("service-password_reset")).to_be_focused()
+    shoot(teller, "counter-services.png", full_page=True)
 
     # End of day, ten yuan short: 1,199 × 100 + 1 × 50 + 4 × 10 = 119,990.
     teller.keyboard.press("Alt+6")

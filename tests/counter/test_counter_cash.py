@@ -270,3 +270,20 @@ def test_the_pin_is_the_customers_own(desk: Counter) -> None:
         assert credentials.has_pin(session, Principal.customer(customer.id))
     assert desk.cash("cash_in", 10_000)[1] == "succeeded"
     assert PIN == "258036"
+
+
+def test_the_operation_and_the_supervisors_decision_are_audited(desk: Counter) -> None:
+    from sqlalchemy import select
+
+    from qianbao.audit.models import AuditEntry
+
+    desk.open_day(float_fen=20_000_000)
+    desk.cash("cash_in", 8_000_000)
+    desk.cash("cash_out", 6_000_000)
+    desk.approve_latest("supervisor", reason="checked")
+    with desk.db.read() as session:
+        actions = [(row.action, row.actor_id) for row in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+    teller, supervisor = str(desk.staff["teller"].id), str(desk.staff["supervisor"].id)
+    assert ("counter.cash_in.start", teller) in actions
+    assert ("counter.cash_out.confirmed", teller) in actions
+    assert actions.count(("approval.approved", supervisor)) == 2  # the float and the cash out

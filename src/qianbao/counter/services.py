@@ -140,6 +140,11 @@ def pad_confirm(
         wallet = get_wallet(session, op.wallet_id)
         core._check_wallet_usable(session, wallet, op.branch_id)
         core._settle_confirmed_cash(session, op, settings)
+        audit.record(session, action=f"counter.{op.kind}.confirmed",
+                     actor=audit.Actor.staff(op.teller_id, op.branch_id), channel="counter",
+                     object_type=core.SUBJECT_OPERATION, object_id=op.id,
+                     details={"wallet_id": op.wallet_id, "amount": op.amount, "status": op.status,
+                              "confirmed_on": "pinpad"})
         return op
     if op.kind == PASSWORD_RESET:
         credentials.reset_password_by_staff(session, principal, new_secret or "", by_staff_id=op.teller_id,
