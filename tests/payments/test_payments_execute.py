@@ -206,7 +206,9 @@ def test_a_pending_operation_holds_the_money_until_completed(pay: Pay) -> None:
     assert done.status == "succeeded" and pay.balance(a) == 60 * YUAN - 10
     again = pay.run(payments.complete, op.id, key="cb-2")
     assert again.replayed and pay.balance(a) == 60 * YUAN - 10
-    assert pay.refusal(payments.fail, op.id, key="cb-3", reason="late").code == "PAYMENT_ALREADY_FINISHED"
+    late = pay.refusal(payments.fail, op.id, key="cb-3", reason="late")
+    assert (late.code, late.status, late.params) == ("PAYMENT_ALREADY_FINISHED", 409, {"state": "succeeded"})
+    assert "已成功" in late.message("zh-CN")
     pay.check_ledger()
 
 

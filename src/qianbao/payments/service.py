@@ -140,10 +140,6 @@ class Operation:
     completed_at: datetime | None
     replayed: bool = False
 
-    @property
-    def key(self) -> str:  # not exposed: idempotency keys are the caller's
-        raise AttributeError("key")
-
 
 def _view(row: PaymentOperation, *, replayed: bool = False) -> Operation:
     return Operation(
@@ -456,7 +452,7 @@ def complete(session: Session, operation_id: int, *, key: str, now: datetime | N
     """Post a pending operation (the bank's callback said yes, the payout went through).
 
     Idempotent: an operation already succeeded comes back unchanged (`replayed=True`). One already failed
-    is refused (PAYMENT_ALREADY_FINISHED{status}). When the hold can no longer be posted — it expired, or
+    is refused (PAYMENT_ALREADY_FINISHED{state}). When the hold can no longer be posted — it expired, or
     the receiving wallet can no longer take the money (frozen, closed, over its cap) — the hold is
     released, the operation is marked failed and returned with status "failed" (so the caller sees it,
     and the marking commits): a top-up's caller then gives the card its money back.
@@ -466,7 +462,7 @@ def complete(session: Session, operation_id: int, *, key: str, now: datetime | N
     if row.status == SUCCEEDED:
         return _view(row, replayed=True)
     if row.status == FAILED:
-        raise QianbaoError("PAYMENT_ALREADY_FINISHED", status=row.status)
+        raise QianbaoError("PAYMENT_ALREADY_FINISHED", state=row.status)
     payer, payee = _sides(session, row)
     pending_id = row.ledger_transfer_ids[0]
     try:
@@ -490,14 +486,14 @@ def fail(session: Session, operation_id: int, *, key: str, reason: str, now: dat
     """Void a pending operation (the bank refused, the payout failed); its limit usage is given back.
 
     Idempotent: an operation already failed comes back unchanged (`replayed=True`); one that succeeded is
-    refused (PAYMENT_ALREADY_FINISHED{status}). A hold the ledger already released (expired) is fine.
+    refused (PAYMENT_ALREADY_FINISHED{state}). A hold the ledger already released (expired) is fine.
     """
     moment = now or datetime.now(UTC)
     row = _locked(session, operation_id)
     if row.status == FAILED:
         return _view(row, replayed=True)
     if row.status == SUCCEEDED:
-        raise QianbaoError("PAYMENT_ALREADY_FINISHED", status=row.status)
+        raise QianbaoError("PAYMENT_ALREADY_FINISHED", state=row.status)
     payer, payee = _sides(session, row)
     try:
         with session.begin_nested():

@@ -140,9 +140,8 @@ def fee_update(
                      object_type="fee_rule", object_id=kind) as session:
             payments.update_fee_rule(session, kind, changes, staff.id, reason)
     except QianbaoError as exc:
-        name = "reason" if exc.code in {"REASON_REQUIRED", "REASON_TOO_LONG"} else None
-        if name:
-            form.errors[name] = refusal(exc, lang)
+        if exc.code in {"REASON_REQUIRED", "REASON_TOO_LONG"}:
+            form.errors["reason"] = refusal(exc, lang)
         else:
             form.error = refusal(exc, lang)
         return _page(request, staff, forms={kind: form}, status_code=exc.status)
