@@ -158,3 +158,39 @@ def test_the_sender_is_shown_masked(kit: Kit) -> None:
     w = kit.open()
     order = _order(kit, w)
     assert order.sender == w.phone[3:6] + "****" + w.phone[-4:]
+
+
+def test_the_postal_express_merchant_sees_the_order_paid_and_can_refund_it(kit: Kit) -> None:
+    from qianbao import audit
+
+    w = kit.open(fund=100 * YUAN)
+    order = _order(kit, w)
+    with kit.db.read() as session:
+        postal = merchants.postal_express(session)
+        assert merchants.get_order(session, postal.id, order.order_no).status == "open"
+    _pay(kit, w, order.order_no)
+    with kit.db.transaction() as session:
+        assert merchants.get_order(session, postal.id, order.order_no).status == "paid"
+        merchants.refund(session, postal.id, order.order_no, refund_no="R1", amount=24 * YUAN,
+                         actor=audit.Actor.system("postal_express"), channel="system")
+    assert kit.posted(w) == 100 * YUAN
+    kit.check_ledger()
+
+
+def test_a_withholding_charge_is_paid_with_the_withholding_confirmation(kit: Kit) -> None:
+    from qianbao import payments
+
+    w = kit.open(fund=100 * YUAN)
+    kit.run(withholding.sign, w.customer_id, per_payment_cap=50 * YUAN, monthly_cap=200 * YUAN, confirmed_with="pin")
+    order = _order(kit, w)
+    with kit.db.read() as session:
+        op = payments.get_operation(session, order.operation_reference)
+    assert (op.confirmation, op.channel, op.amount) == ("withholding", "merchant", 24 * YUAN)
+
+
+def test_a_cancelled_order_is_closed_for_the_merchant_too(kit: Kit) -> None:
+    w = kit.open()
+    order = _order(kit, w)
+    kit.run(parcels.cancel_order, order.order_no)
+    with kit.db.read() as session:
+        assert merchants.get_order(session, merchants.postal_express(session).id, order.order_no).status == "closed"

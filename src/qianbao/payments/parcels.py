@@ -3,7 +3,10 @@
 The built-in postal express merchant (`merchants.postal_express`) creates a shipping order for a sender
 who holds a wallet — at the post office counter, from its pick-up courier's handset, or in the demo —
 with the receiver's city, the weight and the price (`quote` gives the tariff when no price is given).
-The waybill number (邮件号) is a UPU S10 number (EA12345678?CN with its check digit).
+The waybill number (邮件号) is a UPU S10 number (EA12345678?CN with its check digit). The order is also the
+merchant's own order (`merchants.create_order`, source "system", its number the waybill number), so the
+postal express merchant sees it with its other orders, is notified when it is paid, and refunds it through
+the merchants package; payments go through `merchants.pay_order`.
 
 Then either
 * the sender has an active withholding agreement (免密代扣) with postal express: the merchant charges the
@@ -23,6 +26,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -118,14 +122,6 @@ def _weight(value: int) -> int:
     return value
 
 
-def _postal(session: Session) -> tuple[int, str]:
-    """(ledger account id, label) of the built-in postal express merchant."""
-    from qianbao import merchants
-
-    merchant = merchants.postal_express(session)
-    return merchant.ledger_account_id, merchant.name_zh
-
-
 # ---- the merchant's side ------------------------------------------------------------------------------
 
 def create_shipping_order(
@@ -160,6 +156,11 @@ def create_shipping_order(
                       operation_id=None, operation_reference=None, agreement_id=None, charge_refused_code=None)
     session.add(row)
     session.flush()
+    from qianbao import merchants
+
+    merchants.create_order(session, merchants.postal_express(session), merchant_order_no=row.order_no,
+                           amount=amount, description=_description(row), expires_in=ORDER_HOURS * 3600,
+                           source="system", now=moment)
     audit.record(session, action="parcel.order.create", actor=audit.Actor.system("postal_express"),
                  object_type="parcel_order", object_id=row.order_no,
                  details={"receiver_city": city, "weight_grams": weight, "price": amount})
@@ -182,17 +183,16 @@ def create_shipping_order(
 
 def charge_order(session: Session, order_no: str, *, now: datetime | None = None) -> ParcelView:
     """The merchant charges an order under the sender's withholding agreement (see `withholding.charge`)."""
-    from qianbao.payments import Party, withholding
+    from qianbao.payments import withholding
 
     moment = now or datetime.now(UTC)
     row = _locked(session, order_no)
     _payable(row, moment)
-    account, label = _postal(session)
+    key = f"parcel:withholding:{row.order_no}"
     op = withholding.charge(
-        session, customer_id=row.customer_id, amount=row.price, key=f"parcel:withholding:{row.order_no}",
-        order_reference=row.order_no, payee=Party.account(account, label),
-        counterparty_label=f"{label} · {row.order_no}", kind="parcel", merchant=POSTAL_EXPRESS,
-        details=_details(row), now=moment,
+        session, customer_id=row.customer_id, amount=row.price, key=key, order_reference=row.order_no,
+        merchant=POSTAL_EXPRESS, now=moment, operation_key=f"merchant:{key}",
+        pay=lambda wallet_id: _merchant_pay(session, row, wallet_id, "withholding", key, "merchant", moment),
     )
     _mark_paid(session, row, op, "withholding", moment)
     return _view(row)
@@ -204,6 +204,10 @@ def cancel_order(session: Session, order_no: str) -> ParcelView:
     if row.status == PAID:
         raise QianbaoError("ORDER_ALREADY_PAID")
     if row.status == AWAITING_PAYMENT:
+        from qianbao import merchants
+
+        merchants.close_order(session, merchants.postal_express(session).id, row.order_no,
+                              actor=audit.Actor.system("postal_express"), channel="system")
         row.status = CANCELLED
         session.flush()
         audit.record(session, action="parcel.order.cancel", actor=audit.Actor.system("postal_express"),
@@ -236,24 +240,18 @@ def pay_order(session: Session, *, customer_id: int, order_no: str, key: str, co
     with the paid order (`replayed=True`).
     """
     from qianbao import payments
-    from qianbao.payments import Order, Party
 
     moment = now or datetime.now(UTC)
     row = _locked(session, order_no)
     if row.customer_id != customer_id:
         raise QianbaoError("NOT_FOUND")
     if row.status == PAID and row.operation_id is not None:
-        found = payments.find_operation(session, key)
+        found = payments.find_operation(session, f"merchant:{key}")
         if found is not None and found.id == row.operation_id:
             return _view(row, replayed=True)
     _payable(row, moment)
     method = confirm(session, row.price)
-    account, label = _postal(session)
-    op = payments.execute(session, Order(
-        key=key, kind="parcel", payer=Party.wallet(row.wallet_id), payee=Party.account(account, label),
-        amount=row.price, confirmation=method, channel=channel, counterparty_label=f"{label} · {row.order_no}",
-        reference=row.order_no, details=_details(row),
-    ), now=moment)
+    op = _merchant_pay(session, row, row.wallet_id, method, key, channel, moment)
     _mark_paid(session, row, op, "app", moment)
     return _view(row, replayed=op.replayed)
 
@@ -290,8 +288,17 @@ def _mark_paid(session: Session, row: ParcelOrder, op: object, via: str, moment:
     session.flush()
 
 
-def _details(row: ParcelOrder) -> dict[str, object]:
-    return {"order_no": row.order_no, "receiver_city": row.receiver_city, "weight_grams": row.weight_grams}
+def _description(row: ParcelOrder) -> str:
+    return f"寄件 Parcel · {row.receiver_city} · {row.weight_grams / 1000:.2f} kg · {row.order_no}"
+
+
+def _merchant_pay(session: Session, row: ParcelOrder, wallet_id: int, confirmation: str, key: str, channel: str,
+                  moment: datetime) -> Any:
+    """Pay the postal express merchant's order of this parcel; returns the payments Operation."""
+    from qianbao import merchants
+
+    order = merchants.get_order(session, merchants.postal_express(session).id, row.order_no)
+    return merchants.pay_order(session, order, wallet_id, confirmation, key, channel=channel, now=moment).operation
 
 
 def _yuan(fen: int) -> str:

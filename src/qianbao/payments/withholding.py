@@ -20,6 +20,7 @@ together pass the monthly cap.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -253,19 +254,26 @@ def charge(
     amount: int,
     key: str,
     order_reference: str,
-    payee: Any,
-    counterparty_label: str,
+    payee: Any = None,
+    counterparty_label: str | None = None,
     kind: str = "parcel",
     merchant: str = POSTAL_EXPRESS,
     details: dict[str, Any] | None = None,
+    pay: Callable[[int], Any] | None = None,
+    operation_key: str | None = None,
     now: datetime | None = None,
 ) -> Any:
     """Charge the customer's wallet under their active agreement with `merchant`; returns the payments
-    Operation. The refusals are listed in the module docstring; a replayed key returns the first charge."""
+    Operation. The refusals are listed in the module docstring; a replayed key returns the first charge.
+
+    The payment is `payments.execute(Order(key, kind, wallet → payee, confirmation="withholding"))`, or,
+    when the merchant's own order is paid instead, `pay(wallet_id)` — which must pay with confirmation
+    "withholding" — and `operation_key` the key its operation is stored under.
+    """
     from qianbao import payments
 
     moment = now or datetime.now(UTC)
-    found = payments.find_operation(session, key)
+    found = payments.find_operation(session, operation_key or key)
     if found is not None and session.scalar(
             select(WithholdingCharge.id).where(WithholdingCharge.operation_id == found.id)) is not None:
         if found.amount != amount or found.order_reference != order_reference[:64]:
@@ -288,8 +296,13 @@ def charge(
     if used + amount > row.monthly_cap:
         raise QianbaoError("WITHHOLDING_MONTHLY_CAP", cap=_yuan(row.monthly_cap),
                            remaining=_yuan(max(0, row.monthly_cap - used)))
-    op = payments.execute(session, _order(key, kind, row.wallet_id, payee, amount, counterparty_label,
-                                          order_reference, {**(details or {}), "agreement": row.public_id}))
+    if pay is not None:
+        op = pay(row.wallet_id)
+        if op.confirmation != "withholding" or op.amount != amount:
+            raise ValueError("a withholding charge must be paid with confirmation 'withholding', for its amount")
+    else:
+        op = payments.execute(session, _order(key, kind, row.wallet_id, payee, amount, counterparty_label or "",
+                                              order_reference, {**(details or {}), "agreement": row.public_id}))
     if not op.replayed:
         session.add(WithholdingCharge(agreement_id=row.id, month=month, amount=amount, operation_id=op.id,
                                       operation_reference=op.reference, order_reference=order_reference[:64],
