@@ -267,3 +267,21 @@ def test_a_locked_pin_refuses_bill_payments(kit: Kit) -> None:
     with kit.db.read() as session:
         assert credentials.pin_locked_until(session, Principal.customer(w.customer_id)) is not None
     assert kit.available(w) == 500 * YUAN
+
+
+def test_the_same_bill_paid_twice_at_once_is_credited_once_and_the_other_released(kit: Kit) -> None:
+    w = kit.open(fund=500 * YUAN)
+    due = bills.lookup_bill(kit.db, kit.billers, WATER, WATER_DUE)
+    started = []
+    for key in ("first", "second"):
+        with kit.db.transaction() as session:
+            started.append(bills.start_payment(
+                session, key=key, customer_id=w.customer_id, code=WATER, reference=WATER_DUE,
+                bill_id=due.bill_id or "", amount=due.amount, holder=due.holder, period=due.period,
+                due_date=due.due_date, confirm=confirm_with(w.customer_id, settings=kit.settings)))
+    assert kit.available(w) == 500 * YUAN - 2 * due.amount
+    first, second = (bills.settle(kit.db, kit.billers, view.id) for view in started)
+    assert first.status == "succeeded"
+    assert (second.status, second.failure_code) == ("failed", "BILL_ALREADY_PAID")
+    assert kit.posted(w) == kit.available(w) == 500 * YUAN - due.amount
+    kit.check_ledger()

@@ -188,3 +188,30 @@ def test_operators_change_the_policy_with_an_audit_record(kit: Kit, make_staff) 
                         by_staff_id=operator.id, reason="x")
     assert error.code == "POLICY_LIMITS_ORDER"
 
+
+
+def test_two_charges_at_once_cannot_together_pass_the_monthly_cap(kit: Kit) -> None:
+    import threading
+
+    from qianbao.errors import QianbaoError
+
+    w = kit.open(fund=1_000 * YUAN)
+    _sign(kit, w, per_payment=200 * YUAN, monthly=300 * YUAN)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def charge(n: int) -> None:
+        barrier.wait()
+        try:
+            _charge(kit, w, 200 * YUAN, key=f"wh:race:{n}")
+            outcomes.append("ok")
+        except QianbaoError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=charge, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["WITHHOLDING_MONTHLY_CAP", "ok"]
+    assert kit.posted(w) == 800 * YUAN and kit.count(WithholdingCharge) == 1
