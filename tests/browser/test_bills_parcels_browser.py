@@ -1,5 +1,6 @@
 """Pay a water bill and a parcel in Chromium: look up what is due, confirm with the PIN, the receipt, my
-billers; then the postal express order in one tap."""
+billers; then the postal express order in one tap; then a withholding agreement charges the next parcel,
+and is cancelled."""
 
 from __future__ import annotations
 
@@ -82,12 +83,32 @@ def test_a_customer_pays_a_water_bill_and_a_parcel(
     expect(page.get_by_test_id("notice")).to_contain_text("运费已支付")
     expect(page.get_by_test_id("parcels-none-waiting")).to_be_visible()
     expect(page.get_by_test_id("parcels-history")).to_contain_text(order.order_no)
+
+    # a withholding agreement: the next parcel is charged when it is sent, then the agreement is cancelled
+    page.get_by_test_id("parcels-agreement-link").click()
+    page.get_by_label("单笔额度（元）").fill("50")
+    page.get_by_label("每月额度（元）").fill("200")
+    page.get_by_label("支付密码").fill(PIN)
+    page.get_by_test_id("agreement-sign").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("已开通免密代扣")
+    expect(page.get_by_test_id("agreement")).to_have_attribute("data-status", "active")
+    screenshot(page, "customer-agreements.png")
+    with db.transaction() as session:
+        charged = parcels.create_shipping_order(session, customer_id=customer_id, receiver_city="上海",
+                                                weight_grams=800)
+    assert (charged.status, charged.paid_via) == ("paid", "withholding")
+    page.goto("/app/agreements")
+    expect(page.get_by_test_id("agreement-used")).to_contain_text("10.00")
+    page.get_by_test_id("agreement-cancel").click()
+    expect(page.get_by_test_id("agreement")).to_have_attribute("data-status", "cancelled")
+    page.goto("/app/parcels")
+    expect(page.get_by_test_id("parcels-history")).to_contain_text("免密代扣")
     assert errors == []
 
     with db.read() as session:
-        assert ledger.balance(session, account).posted == 500_00 - paid_fen - 18_00
+        assert ledger.balance(session, account).posted == 500_00 - paid_fen - 18_00 - 10_00
         billers_account = ledger.account_by_code(session, "BILLER-SH-WATER")
         assert billers_account is not None and ledger.balance(session, billers_account.id).posted == paid_fen
     with db.transaction() as session:
         postal = merchants.postal_express(session).ledger_account_id
-        assert ledger.balance(session, postal).posted == 18_00
+        assert ledger.balance(session, postal).posted == 28_00

@@ -42,6 +42,9 @@ def test_look_up_then_pay_with_the_pin_shows_the_receipt(kit: Kit, bills_client)
     assert kit.posted(w) == 500 * YUAN - amount
     # saved for next time
     assert [s.reference for s in kit.read(bills.saved_billers, w.customer_id)] == [WATER_DUE]
+    # and in the transaction history, with the biller and the masked account
+    records = bills_client.get("/app/records", headers=HTML)
+    assert records.status_code == 200 and "上海市自来水" in records.text and WATER_DUE not in records.text
 
 
 def test_a_mistyped_account_number_is_shown_next_to_its_field(kit: Kit, bills_client) -> None:  # type: ignore[no-untyped-def]
