@@ -268,3 +268,14 @@ def test_bad_refund_amounts_are_refused(shop, amount: int) -> None:  # type: ign
                            actor=merchants.registry.audit.Actor.merchant(m.id))
     assert refused.code in {"AMOUNT_NOT_POSITIVE", "AMOUNT_TOO_LARGE"}
     assert shop.balance(w.account_id) == 50 * YUAN
+
+
+def test_a_postal_express_order_can_be_paid_as_a_parcel_in_the_history(shop) -> None:  # type: ignore[no-untyped-def]
+    w = shop.wallet(100 * YUAN)
+    with shop.db.transaction() as session:
+        postal = merchants.postal_express(session)
+        order = merchants.create_order(session, postal, merchant_order_no="EMS0001", amount=18 * YUAN,
+                                       description="寄件 北京→上海", source="system").order
+        paid = merchants.pay_order(session, order, w.wallet_id, "withholding", "parcel-1", kind="parcel")
+        assert paid.operation.kind == "parcel" and paid.order.fee == 0
+    assert shop.balance(w.account_id) == 82 * YUAN

@@ -107,15 +107,19 @@ def check_payable(order: MerchantOrder, merchant: Merchant, now: datetime | None
 
 
 def pay_order(session: Session, order: MerchantOrder | str, wallet_id: int, confirmation: str, key: str, *,
-              static_qr: bool = False, channel: str = "app", now: datetime | None = None) -> Payment:
+              static_qr: bool = False, channel: str = "app", kind: str = "merchant_payment",
+              now: datetime | None = None) -> Payment:
     """The customer pays an open order (by the order or its token) from `wallet_id`.
 
     `confirmation` is what the caller verified ("pin", "passkey", "password_free", "withholding"); `key` the
     caller's idempotency key, already scoped (e.g. f"app:{customer_id}:{client_key}"). The same key again
     answers with the same payment (`replayed`). Refusals: ORDER_NOT_FOUND, ORDER_ALREADY_PAID, ORDER_CLOSED,
     ORDER_EXPIRED, MERCHANT_SUSPENDED, and the payments core's (LIMIT_EXCEEDED, INSUFFICIENT_BALANCE, ...):
-    nothing moves and the order stays open.
+    nothing moves and the order stays open. `kind` is the history's type: "merchant_payment", or "parcel"
+    for the postal express merchant's shipping orders.
     """
+    if kind not in ("merchant_payment", "parcel"):
+        raise ValueError(f"pay_order pays merchant orders, not {kind!r}")
     from qianbao import payments
 
     moment = now or now_utc()
@@ -128,7 +132,7 @@ def pay_order(session: Session, order: MerchantOrder | str, wallet_id: int, conf
             return Payment(row, previous, merchant, True)
     check_payable(row, merchant, moment)
     operation = payments.execute(session, payments.Order(
-        key=f"merchant:{key}", kind="merchant_payment", payer=payments.Party.wallet(wallet_id),
+        key=f"merchant:{key}", kind=kind, payer=payments.Party.wallet(wallet_id),
         payee=payments.Party.account(merchant.ledger_account_id, merchant.name_zh), amount=row.amount, fee=0,
         confirmation=confirmation, static_qr=static_qr, channel=channel, counterparty_label=merchant.name_zh,
         reference=row.merchant_order_no[:64],
