@@ -285,3 +285,47 @@ def test_the_same_bill_paid_twice_at_once_is_credited_once_and_the_other_release
     assert (second.status, second.failure_code) == ("failed", "BILL_ALREADY_PAID")
     assert kit.posted(w) == kit.available(w) == 500 * YUAN - due.amount
     kit.check_ledger()
+
+
+def test_a_frozen_wallet_cannot_pay_a_bill(kit: Kit) -> None:
+    from qianbao import wallets
+
+    w = kit.open(fund=500 * YUAN)
+    kit.run(wallets.report_loss, w.wallet_id, customer_id=w.customer_id)
+    assert kit.refusal(_pay, kit, w).code == "WALLET_FROZEN"
+    assert kit.posted(w) == 500 * YUAN and kit.count(BillPayment) == 0
+
+
+def test_the_worker_runs_bills_settle_with_the_adapter_the_settings_name(kit: Kit, bills_clock) -> None:  # type: ignore[no-untyped-def]
+    from qianbao import worker
+
+    assert "bills_settle" in [job.name for job in worker.jobs()]
+    w = kit.open(fund=500 * YUAN)
+    paid = _pay(kit, w, WATER_LOST_ANSWER)
+    assert bills.settle_job(kit.db, kit.settings) == 0  # not yet due
+    bills_clock.shift(timedelta(minutes=1))
+    settings = kit.settings.model_copy(update={"biller_latency_ms": 0})
+    assert bills.settle_job(kit.db, settings) == 1
+    with kit.db.read() as session:
+        assert bills.get_payment(session, w.customer_id, paid.operation_reference).status == "succeeded"
+
+
+def test_a_payment_whose_biller_keeps_silent_is_asked_again_later_and_later(kit: Kit, bills_clock) -> None:  # type: ignore[no-untyped-def]
+    w = kit.open(fund=500 * YUAN)
+    silent = DownAtPay(kit.billers)
+
+    def timeout(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise BillerUnavailable("timeout")
+
+    silent.pay = timeout  # type: ignore[method-assign]
+    paid = _pay(kit, w, adapter=silent)
+    assert paid.status == "processing"
+    waits = []
+    for _ in range(3):
+        with kit.db.read() as session:
+            row = session.get(BillPayment, paid.id)
+            assert row is not None and row.next_attempt_at is not None
+            waits.append((row.next_attempt_at - row.created_at).total_seconds())
+        bills_clock.move_to(row.next_attempt_at)
+        bills.settle_processing(kit.db, silent)
+    assert waits[1] - waits[0] < waits[2] - waits[1]  # backing off
