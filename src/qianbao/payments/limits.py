@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 from qianbao.credentials.base import SHANGHAI
 from qianbao.errors import QianbaoError
 from qianbao.money import format_fen
-from qianbao.payments.models import OUTFLOW_KINDS, PASSWORD_FREE_CONFIRMATIONS, PaymentUsage
-from qianbao.wallets.models import Wallet
+from qianbao.payments.models import OUTFLOW_KINDS, PASSWORD_FREE_CONFIRMATIONS, FeeRule, PaymentUsage
+from qianbao.wallets.models import CLOSED, TierPolicy, Wallet, WalletPolicy
 from qianbao.wallets.policy import WalletLimits, wallet_limits
 
 SINGLE = "single"
@@ -121,6 +121,30 @@ def release(session: Session, wallet_id: int, usage: Mapping[str, int]) -> None:
         )
 
 
+def limits_of(session: Session, wallet: Wallet, fee_kind: str | None = None) -> tuple[WalletLimits, bool]:
+    """`wallets.wallet_limits`, and whether the fee schedule needs the monthly total of `fee_kind` (a free
+    allowance that is not the whole fee), read in ONE query: every payment reads them. An emptied database
+    falls back to the functions that restore the default rows."""
+    row = session.execute(
+        select(TierPolicy, WalletPolicy, FeeRule).join_from(TierPolicy, WalletPolicy, WalletPolicy.id == 1)
+        .outerjoin(FeeRule, FeeRule.kind == (fee_kind or ""))
+        .where(TierPolicy.tier == wallet.tier)
+    ).first()
+    if row is None:
+        from qianbao.payments.fees import counted_kinds
+
+        return wallet_limits(session, wallet), bool(fee_kind and counted_kinds(session, fee_kind))
+    tier, wide, fee = row
+    counted = fee is not None and fee.free_monthly > 0 and not (fee.rate_ppm == 0 and fee.min_fee == 0)
+    return WalletLimits(
+        wallet_id=wallet.id, tier=wallet.tier, balance_cap=tier.balance_cap,
+        single_payment_limit=tier.single_payment_limit, daily_outflow_limit=tier.daily_outflow_limit,
+        annual_outflow_limit=tier.annual_outflow_limit, password_free_daily_limit=wide.password_free_daily_limit,
+        static_qr_daily_limit=wide.static_qr_daily_limit, frozen=wallet.is_frozen, closed=wallet.status == CLOSED,
+        outflow_restricted=wallet.outflow_restricted, outflow_restriction_reason=wallet.outflow_restriction_reason,
+    ), counted
+
+
 def check_can_pay(limits: WalletLimits) -> None:
     if limits.closed:
         raise QianbaoError("WALLET_CLOSED")
@@ -140,15 +164,14 @@ def count_outflow(
     confirmation: str,
     static_qr: bool,
     now: datetime,
-    counted_kinds: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
     """Check the paying wallet and count the payment in its buckets; returns {bucket: fen} counted.
 
     Refusals: WALLET_CLOSED, WALLET_FROZEN, WALLET_OUTFLOW_RESTRICTED, LIMIT_EXCEEDED{limit, remaining}.
     Every kind checks the wallet's status; only outflow kinds are held to the limits.
-    `counted_kinds`: kinds whose monthly total the fee schedule needs.
+    The monthly total of the kind is counted too when the fee schedule's free allowance needs it.
     """
-    limits = wallet_limits(session, wallet)
+    limits, monthly = limits_of(session, wallet, kind)
     check_can_pay(limits)
     usage: dict[str, int] = {}
     if kind not in OUTFLOW_KINDS:
@@ -165,9 +188,11 @@ def count_outflow(
     steps.append((buckets.day, limits.daily_outflow_limit, DAILY))
     steps.append((buckets.year, limits.annual_outflow_limit, ANNUAL))
     for bucket, cap, name in steps:
+        if cap is None:  # no limit: nothing to count (a cap set later counts from then on)
+            continue
         consume(session, wallet.id, bucket, total, cap, name)
         usage[bucket] = total
-    if kind in counted_kinds:
+    if monthly:
         consume(session, wallet.id, buckets.monthly(kind), amount, None, "monthly")
         usage[buckets.monthly(kind)] = amount
     return usage

@@ -37,8 +37,10 @@ from qianbao.errors import QianbaoError
 from qianbao.ledger import AccountKind, Leg
 from qianbao.ledger.validate import MAX_FEN
 from qianbao.money import format_fen
-from qianbao.notices.outbox import enqueue_inbox, enqueue_sms
-from qianbao.payments import fees, limits
+from qianbao.notices.models import PENDING as OUTBOX_PENDING
+from qianbao.notices.models import OutboxMessage
+from qianbao.notices.outbox import INBOX, SMS
+from qianbao.payments import limits
 from qianbao.payments.models import (
     CHANNELS,
     CONFIRMATIONS,
@@ -258,16 +260,34 @@ class _Side:
     label: str | None
 
 
-def _resolve(session: Session, party: Party) -> _Side:
-    if party.wallet_id is None:
-        assert party.account_id is not None
-        return _Side(None, None, party.account_id, party.label)
-    wallet = session.get(Wallet, party.wallet_id, populate_existing=True) if type(party.wallet_id) is int else None
-    if wallet is None:
+def _resolve_all(session: Session, *parties: Party) -> list[_Side]:
+    """The sides of the parties; wallets and their holders read in ONE query (NOT_FOUND for a wallet id
+    that names no wallet)."""
+    ids = [p.wallet_id for p in parties if p.wallet_id is not None]
+    if any(type(wallet_id) is not int for wallet_id in ids):
         raise QianbaoError("NOT_FOUND")
-    customer = session.get(Customer, wallet.customer_id)
-    assert customer is not None
-    return _Side(wallet, customer, wallet.ledger_account_id, party.label or wallet_label(customer))
+    found: dict[int, tuple[Wallet, Customer]] = {}
+    if ids:
+        rows = session.execute(
+            select(Wallet, Customer).join(Customer, Customer.id == Wallet.customer_id).where(Wallet.id.in_(ids))
+            .execution_options(populate_existing=True)
+        ).all()
+        found = {wallet.id: (wallet, customer) for wallet, customer in rows}
+    sides = []
+    for party in parties:
+        if party.wallet_id is None:
+            assert party.account_id is not None
+            sides.append(_Side(None, None, party.account_id, party.label))
+            continue
+        if party.wallet_id not in found:
+            raise QianbaoError("NOT_FOUND")
+        wallet, customer = found[party.wallet_id]
+        sides.append(_Side(wallet, customer, wallet.ledger_account_id, party.label or wallet_label(customer)))
+    return sides
+
+
+def _resolve(session: Session, party: Party) -> _Side:
+    return _resolve_all(session, party)[0]
 
 
 def _insert(session: Session) -> Any:
@@ -288,20 +308,32 @@ def _yuan(fen: int) -> str:
     return format_fen(fen, "en", symbol=False)
 
 
-def _notify(session: Session, op: PaymentOperation, side: _Side, event: str, counterparty: str | None,
-            amount: int) -> None:
-    """In-app notice and SMS to the wallet holder; deduplicated per operation, side and event."""
-    customer = side.customer
-    wallet = side.wallet
+def _notices(op: PaymentOperation, side: _Side, event: str, counterparty: str | None, amount: int,
+             moment: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of one notice to a wallet holder: in-app and SMS (the payloads `enqueue_inbox` and
+    `enqueue_sms` write), deduplicated per operation, wallet and event."""
+    customer, wallet = side.customer, side.wallet
     if customer is None or wallet is None:
-        return
+        return []
     params = {"amount": _yuan(amount), "tail": wallet.number[-4:], "counterparty": counterparty or "",
               "reference": op.reference, "kind": op.kind}
     dedupe = f"payments:{op.id}:{wallet.id}:{event}"
-    enqueue_inbox(session, customer.id, f"notice.payments.{event}.title", f"notice.payments.{event}.body",
-                  params, dedupe_key=f"{dedupe}:inbox")
-    enqueue_sms(session, customer.phone, key=f"sms.payments.{event}", params=params, lang=customer.lang,
-                dedupe_key=f"{dedupe}:sms")
+    common = {"status": OUTBOX_PENDING, "attempts": 0, "created_at": moment, "available_at": moment}
+    return [
+        {**common, "kind": INBOX, "dedupe_key": f"{dedupe}:inbox",
+         "payload": {"recipient_id": customer.id, "title_key": f"notice.payments.{event}.title",
+                     "body_key": f"notice.payments.{event}.body", "params": params}},
+        {**common, "kind": SMS, "dedupe_key": f"{dedupe}:sms",
+         "payload": {"phone": customer.phone, "key": f"sms.payments.{event}", "params": params,
+                     "lang": customer.lang}},
+    ]
+
+
+def _enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue the notices in ONE statement, in the caller's transaction (a retry queues nothing twice)."""
+    if rows:
+        session.execute(_insert(session)(OutboxMessage).values(rows)
+                        .on_conflict_do_nothing(index_elements=["dedupe_key"]))
 
 
 def _counterparties(order_label: str | None, payer: _Side, payee: _Side) -> tuple[str | None, str | None]:
@@ -341,39 +373,34 @@ def execute(session: Session, order: Order, *, now: datetime | None = None) -> O
     """Carry out `order` (see the module docstring); returns the Operation. Never commits."""
     order = _check(order)
     fingerprint = order.fingerprint()
-    found = _existing(session, order.key, fingerprint)
-    if found is not None:
-        return found
     moment = now or datetime.now(UTC)
     with session.begin_nested():
-        payer = _resolve(session, order.payer)
-        payee = _resolve(session, order.payee)
+        payer, payee = _resolve_all(session, order.payer, order.payee)
         if payer.account_id == payee.account_id:
             raise QianbaoError("PAYMENT_SAME_PARTY")
         for_payer, for_payee = _counterparties(order.counterparty_label, payer, payee)
-        reference = new_reference(moment)
-        inserted = session.execute(
+        row = session.scalars(
             _insert(session)(PaymentOperation).values(
-                reference=reference, idempotency_key=order.key, fingerprint=fingerprint, kind=order.kind,
-                status=PROCESSING, payer_wallet_id=order.payer.wallet_id, payer_account_id=payer.account_id,
-                payer_label=payer.label, payee_wallet_id=order.payee.wallet_id, payee_account_id=payee.account_id,
-                payee_label=payee.label, amount=order.amount, fee=order.fee, confirmation=order.confirmation,
-                static_qr=order.static_qr, channel=order.channel, counterparty_label=for_payer, note=order.note,
-                order_reference=order.reference, details=order.details, usage={}, ledger_transfer_ids=[],
-                pending=order.pending, failure_reason=None, created_at=moment, completed_at=None,
-            ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(PaymentOperation.id)
-        ).scalar()
-        if inserted is None:  # a concurrent request with this key committed first
+                reference=new_reference(moment), idempotency_key=order.key, fingerprint=fingerprint,
+                kind=order.kind, status=PROCESSING, payer_wallet_id=order.payer.wallet_id,
+                payer_account_id=payer.account_id, payer_label=payer.label, payee_wallet_id=order.payee.wallet_id,
+                payee_account_id=payee.account_id, payee_label=payee.label, amount=order.amount, fee=order.fee,
+                confirmation=order.confirmation, static_qr=order.static_qr, channel=order.channel,
+                counterparty_label=for_payer, note=order.note, order_reference=order.reference,
+                details=order.details, usage={}, ledger_transfer_ids=[], pending=order.pending,
+                failure_reason=None, created_at=moment, completed_at=None,
+            ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(PaymentOperation),
+            execution_options={"populate_existing": True},
+        ).first()
+        if row is None:  # the key was used before (or a concurrent request with it committed first)
             found = _existing(session, order.key, fingerprint)
             assert found is not None
             return found
-        return _carry_out(session, inserted, order, payer, payee, for_payee, moment)
+        return _carry_out(session, row, order, payer, payee, for_payee, moment)
 
 
-def _carry_out(session: Session, op_id: int, order: Order, payer: _Side, payee: _Side, for_payee: str | None,
-               moment: datetime) -> Operation:
-    row = session.get(PaymentOperation, op_id)
-    assert row is not None
+def _carry_out(session: Session, row: PaymentOperation, order: Order, payer: _Side, payee: _Side,
+               for_payee: str | None, moment: datetime) -> Operation:
     if payee.wallet is not None and (payee.wallet.is_frozen or payee.wallet.status == CLOSED):
         raise QianbaoError("RECIPIENT_CANNOT_RECEIVE")
     usage: dict[str, int] = {}
@@ -381,7 +408,6 @@ def _carry_out(session: Session, op_id: int, order: Order, payer: _Side, payee: 
         usage = limits.count_outflow(
             session, payer.wallet, kind=order.kind, amount=order.amount, fee=order.fee,
             confirmation=order.confirmation, static_qr=order.static_qr, now=moment,
-            counted_kinds=fees.counted_kinds(session, order.kind),
         )
     legs = [Leg(payer.account_id, payee.account_id, order.amount, order.kind[:32], row.reference)]
     if order.fee:
@@ -411,8 +437,9 @@ def _carry_out(session: Session, op_id: int, order: Order, payer: _Side, payee: 
 
 
 def _notify_done(session: Session, row: PaymentOperation, payer: _Side, payee: _Side, for_payee: str | None) -> None:
-    _notify(session, row, payer, "debit", row.counterparty_label, row.amount + row.fee)
-    _notify(session, row, payee, "credit", for_payee, row.amount)
+    moment = datetime.now(UTC)
+    _enqueue(session, _notices(row, payer, "debit", row.counterparty_label, row.amount + row.fee, moment)
+             + _notices(row, payee, "credit", for_payee, row.amount, moment))
 
 
 # ---------------------------------------------------------------------------------------- complete / fail
@@ -428,10 +455,12 @@ def _locked(session: Session, operation_id: int) -> PaymentOperation:
 
 
 def _sides(session: Session, row: PaymentOperation) -> tuple[_Side, _Side]:
-    payer = _resolve(session, Party(wallet_id=row.payer_wallet_id, label=row.payer_label)) \
-        if row.payer_wallet_id is not None else _Side(None, None, row.payer_account_id, row.payer_label)
-    payee = _resolve(session, Party(wallet_id=row.payee_wallet_id, label=row.payee_label)) \
-        if row.payee_wallet_id is not None else _Side(None, None, row.payee_account_id, row.payee_label)
+    def party(wallet_id: int | None, account_id: int, label: str | None) -> Party:
+        return Party(wallet_id=wallet_id, label=label) if wallet_id is not None else Party(account_id=account_id,
+                                                                                            label=label)
+
+    payer, payee = _resolve_all(session, party(row.payer_wallet_id, row.payer_account_id, row.payer_label),
+                                party(row.payee_wallet_id, row.payee_account_id, row.payee_label))
     return payer, payee
 
 
@@ -510,8 +539,8 @@ def _failed(session: Session, row: PaymentOperation, payer: _Side, payee: _Side,
         limits.release(session, row.payer_wallet_id, row.usage)
     _set_status(session, row, FAILED, moment, reason)
     session.flush()
-    _notify(session, row, payer, "failed", row.counterparty_label, row.amount + row.fee)
-    _notify(session, row, payee, "failed", session_entry_label(row), row.amount)
+    _enqueue(session, _notices(row, payer, "failed", row.counterparty_label, row.amount + row.fee, moment)
+             + _notices(row, payee, "failed", session_entry_label(row), row.amount, moment))
     return _view(row)
 
 
