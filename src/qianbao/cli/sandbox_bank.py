@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from qianbao.cli.base import app, console
+from qianbao.sandbox_bank.config import SandboxBankSettings
 
 sandbox_app = typer.Typer(help="The sandbox bank (沙箱银行): cards, OTPs, debits/credits, signed callbacks.",
                           no_args_is_help=True)
@@ -33,24 +35,30 @@ def serve(
 
     from qianbao.logging import configure_logging
     from qianbao.sandbox_bank.app import create_sandbox_app
-    from qianbao.sandbox_bank.config import SandboxBankSettings
+    cfg = settings_from_flags(
+        SandboxBankSettings(),
+        {"host": host, "port": port, "data_dir": data_dir, "database_url": database_url, "callback_url": callback_url,
+         "latency_ms": latency_ms, "processing_ms": processing_ms, "failure_rate": failure_rate,
+         "error_rate": error_rate},
+        manual=manual, pull=pull, no_seed=no_seed,
+    )
+    configure_logging(json=False, level="WARNING")
+    console.print(f"沙箱银行 Sandbox bank on {cfg.base_url} — database {cfg.resolved_database_url}; "
+                  f"callbacks to {cfg.callback_url}")
+    uvicorn.run(create_sandbox_app(cfg), host=cfg.host, port=cfg.port, log_config=None, access_log=False)
 
-    cfg = SandboxBankSettings()
-    overrides = {"host": host, "port": port, "data_dir": data_dir, "database_url": database_url,
-                 "callback_url": callback_url, "latency_ms": latency_ms, "processing_ms": processing_ms,
-                 "failure_rate": failure_rate, "error_rate": error_rate}
-    changes = {name: value for name, value in overrides.items() if value is not None}
+
+def settings_from_flags(base: SandboxBankSettings, values: dict[str, Any], *, manual: bool = False,
+                        pull: bool = False, no_seed: bool = False) -> SandboxBankSettings:
+    """The environment's settings with the flags given on the command line on top (checked again)."""
+    changes = {name: value for name, value in values.items() if value is not None}
     if manual:
         changes["auto_process"] = False
     if pull:
         changes["callback_mode"] = "pull"
     if no_seed:
         changes["seed_demo"] = False
-    cfg = SandboxBankSettings.model_validate({**cfg.model_dump(), **changes})
-    configure_logging(json=False, level="WARNING")
-    console.print(f"沙箱银行 Sandbox bank on {cfg.base_url} — database {cfg.resolved_database_url}; "
-                  f"callbacks to {cfg.callback_url}")
-    uvicorn.run(create_sandbox_app(cfg), host=cfg.host, port=cfg.port, log_config=None, access_log=False)
+    return SandboxBankSettings.model_validate({**base.model_dump(), **changes})
 
 
 @sandbox_app.command("cards")
