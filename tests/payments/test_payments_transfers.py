@@ -363,3 +363,14 @@ def test_a_transfer_is_confirmed_with_a_passkey_bound_to_it(client, pay: Pay) ->
     with pay.db.read() as session:
         op = session.scalar(select(PaymentOperation).where(PaymentOperation.kind == "transfer"))
     assert op is not None and op.confirmation == "passkey"
+
+
+def test_the_transfer_form_shows_the_balance_and_what_the_limits_leave(client, pay: Pay) -> None:  # type: ignore[no-untyped-def]
+    a, b = pay.open(pin=True), pay.open()
+    pay.fund(a, 6_000 * YUAN)
+    pay.execute(pay.order(a, b, 1_500 * YUAN))
+    pay.execute(pay.order(a, b, 1_600 * YUAN))
+    signed_in(client, pay, a)
+    page = client.get("/app/transfer", headers=HTML)
+    shown = re.search(r'data-testid="transfer-available">([^<]*)<', page.text)
+    assert shown and "¥2,900.00" in shown.group(1) and "¥1,900.00" in shown.group(1)  # daily 5,000 − 3,100

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -64,8 +65,11 @@ def _form_page(request: Request, customer: CustomerContext, *, form: dict[str, s
                error: str | None = None, error_field: str = "", status_code: int = 200) -> HTMLResponse:
     wallet_id = _wallet_id(request, customer.customer_id)
     form = {"recipient": "", "amount": "", "note": "", **(form or {})}
+    with db_of(request).read() as session:
+        left = payments.remaining(session, wallet_customers.get_wallet(session, wallet_id), now=datetime.now(UTC))
+    today = min((v for v in (left.single, left.daily, left.annual) if v is not None), default=None)
     return _page(request, "customer/transfer.html", status_code=status_code, form=form, error=error,
-                 error_field=error_field, available=_available(request, wallet_id))
+                 error_field=error_field, available=_available(request, wallet_id), today=today)
 
 
 _FIELD = {"TRANSFER_RECIPIENT_INVALID": "recipient", "TRANSFER_RECIPIENT_NOT_FOUND": "recipient",
