@@ -101,3 +101,36 @@ def test_bind_a_card_top_up_see_processing_then_done_and_withdraw(
     assert flow.balance(holder).posted == 300 * YUAN - 20
     assert flow.card_balance(number) == 5_000 * YUAN - 1_500 * YUAN + 1_200 * YUAN
     assert errors == []
+
+
+def test_a_withdrawal_confirmed_with_a_passkey_instead_of_the_pin(
+    flow: Flow, new_context: Callable[..., BrowserContext], live_server: Any,
+) -> None:
+    holder = flow.holder(LI_MING)
+    bound = flow.bind_at_bank(holder)
+    flow.fund(holder, bound.id, 800 * YUAN)
+    origin = f"http://localhost:{live_server.port}"  # WebAuthn wants a domain as the relying party id
+    context = phone_context(new_context)
+    page = context.new_page()
+    errors = watch_console(page)
+    signed_in_cookie(context, flow.db, flow.settings, holder.customer_id, origin)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    page.goto(f"{origin}/app/security")
+    page.get_by_test_id("passkey-add").click()
+    page.wait_for_url("**/app/security?done=passkey_added")
+
+    page.goto(f"{origin}/app/withdraw")
+    page.get_by_label("提现金额（元）").fill("500")
+    page.get_by_test_id("withdraw-next").click()
+    expect(page.get_by_test_id("quote-fee")).to_have_text("¥0.00")
+    page.get_by_test_id("withdraw-passkey").click()
+    status = page.get_by_test_id("movement-status")
+    expect(status).to_have_attribute("data-status", "processing")
+    reference = page.get_by_test_id("movement-reference").inner_text()
+    assert flow.operation(reference).confirmation == "passkey"
+    assert flow.balance(holder).available == 300 * YUAN
+    assert errors == []

@@ -13,7 +13,7 @@
     GET  /app/topup/{topup_reference}/status   the polled fragment
     GET  /app/withdraw                      choose a debit card and an amount
     POST /app/withdraw/quote                the fee from the schedule, shown before the PIN
-    POST /app/withdraw                      the PIN → start it → its status page
+    POST /app/withdraw                      the PIN or a passkey (bound to `withdrawal:<client key>`) → start it
     GET  /app/withdraw/{withdrawal_reference}          and /status: as for top-up
 
 Every form carries the session's CSRF token. A top-up or withdrawal form carries a random client key made
@@ -23,6 +23,7 @@ live only in the binding form's POST: the pages show the bank, the card type and
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -35,6 +36,7 @@ from qianbao.cards import binding as card_binding
 from qianbao.cards import cards as card_store
 from qianbao.cards.models import CREDIT, DEBIT, PROCESSING
 from qianbao.cards.rules import bank_name
+from qianbao.credentials import Principal, passkeys
 from qianbao.errors import QianbaoError
 from qianbao.i18n import translate
 from qianbao.money import parse_yuan, to_yuan
@@ -297,8 +299,20 @@ def withdraw_quote(
 
 def _confirm_page(request: Request, quote: withdrawals.WithdrawalQuote, *, client_key: str, error: str | None = None,
                   status_code: int = 200) -> HTMLResponse:
+    customer: CustomerContext = request.state.customer
+    with db_of(request).read() as session:
+        has_passkey = passkeys.has_passkey(session, Principal.customer(customer.customer_id))
     return _page(request, "customer/withdraw_confirm.html", status_code=status_code, quote=quote,
-                 client_key=client_key, error=error, yuan_plain=lambda fen: str(to_yuan(fen)))
+                 client_key=client_key, error=error, yuan_plain=lambda fen: str(to_yuan(fen)), has_passkey=has_passkey)
+
+
+def _passkey_answer(raw: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise QianbaoError("PASSKEY_INVALID") from None
 
 
 @router.post("/app/withdraw", response_class=HTMLResponse)
@@ -308,9 +322,12 @@ def withdraw_submit(
     amount: str = Form("", max_length=24),
     fee: str = Form("", max_length=24),
     pin: str = Form("", max_length=12),
+    passkey: str = Form("", max_length=8192),
     client_key: str = Form("", max_length=64),
     customer: CustomerContext = Depends(current_customer),
 ) -> Response:
+    from qianbao.web.customer_passkeys import relying_party
+
     db = db_of(request)
     try:
         fen = parse_yuan(amount)
@@ -321,10 +338,13 @@ def withdraw_submit(
         return _withdraw_page(request, customer, form={"card_id": card_id, "amount": amount},
                               error=error_text(request, exc), status_code=exc.status)
     try:
-        if not pin:
+        if not pin and not passkey:
             raise QianbaoError("PAYMENT_CONFIRMATION_REQUIRED")
+        rp_id, origin = relying_party(request)
         with credentials.transaction(db) as session:
-            confirmation = payments.confirm(session, customer.customer_id, amount=fen + quote.fee, pin=pin,
+            confirmation = payments.confirm(session, customer.customer_id, amount=fen + quote.fee, pin=pin or None,
+                                            passkey=None if pin else _passkey_answer(passkey), rp_id=rp_id,
+                                            origin=origin, binding=f"withdrawal:{client_key}",
                                             allow_password_free=False, ip=auth.client_ip(request),
                                             settings=settings_of(request))
         started = withdrawals.start_withdrawal(
