@@ -268,7 +268,7 @@ async def _confirm_body(request: Request) -> ConfirmIn | QianbaoError:
     else's order is NOT_FOUND whatever was sent."""
     raw = await request.body()
     if not raw.strip():
-        return ConfirmIn()
+        return ConfirmIn(pin=None, passkey=None)
     try:
         return ConfirmIn.model_validate_json(raw)
     except ValidationError:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -463,7 +463,7 @@ def _finish(db: Database, payment_id: int, outcome: str, confirmation: str | Non
                 return _payment_view(row, biller)
             row.status, row.biller_confirmation = SUCCEEDED, confirmation
             session.execute(
-                SavedBiller.__table__.update()
+                update(SavedBiller)
                 .where(SavedBiller.customer_id == row.customer_id, SavedBiller.biller_id == row.biller_id,
                        SavedBiller.reference_hash == lookup_hash("card", row.reference))
                 .values(last_paid_at=now)

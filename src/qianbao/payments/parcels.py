@@ -172,8 +172,9 @@ def create_shipping_order(
                 with session.begin_nested():
                     return charge_order(session, row.order_no, now=moment)
             except QianbaoError as exc:
-                row = session.scalar(select(ParcelOrder).where(ParcelOrder.order_no == row.order_no))
-                assert row is not None
+                again = session.scalar(select(ParcelOrder).where(ParcelOrder.order_no == row.order_no))
+                assert again is not None
+                row = again
                 row.charge_refused_code = exc.code
                 session.flush()
     enqueue_inbox(session, customer_id, "notice.parcel.awaiting.title", "notice.parcel.awaiting.body",

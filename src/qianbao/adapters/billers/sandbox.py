@@ -184,11 +184,11 @@ class SandboxBillers:
             now = datetime.now(UTC)
             confirmation = f"{biller.code.split('-')[-1][:2]}{now.astimezone(SHANGHAI):%Y%m%d}" \
                            f"{secrets.randbelow(10**10):010d}"
-            won = session.execute(
+            result = session.execute(
                 update(SandboxBill).where(SandboxBill.id == bill.id, SandboxBill.paid_at.is_(None))
                 .values(paid_at=now, payment_reference=payment_reference, confirmation=confirmation)
-            ).rowcount
-            if not won:
+            )
+            if not getattr(result, "rowcount", 0):
                 raise QianbaoError("BILL_ALREADY_PAID")
         # Recorded (committed) before the answer is sent: a lost or late answer leaves the payment made.
         if digit == LOST_ANSWER_DIGIT:
