@@ -148,7 +148,7 @@ def test_a_code_that_is_not_digits_is_refused_without_asking_the_bank(cards: Car
     assert desk_bank.asked("confirm_binding") == 0
 
 
-def test_a_binding_not_confirmed_within_ten_minutes_expires(cards: Cards, desk_bank: DeskBank) -> None:
+def test_a_binding_not_confirmed_before_the_banks_code_expires_is_refused(cards: Cards, desk_bank: DeskBank) -> None:
     holder = cards.holder(LI_MING)
     started = cards.start(holder, card(PSBC_DEBIT))
     with time_machine.travel(started.expires_at + timedelta(seconds=1)):

@@ -11,7 +11,8 @@ transaction open, so a slow bank holds no lock):
         the phone it has for the card (the holder may name it; the wallet's phone by default).
     confirm_binding(db, connector, customer_id, binding_id, otp) -> CardView
         the bank checks the code (CARD_OTP_WRONG — five wrong codes end the binding:
-        CARD_BINDING_TOO_MANY_TRIES; CARD_BINDING_EXPIRED after its ten minutes) and gives a vault token.
+        CARD_BINDING_TOO_MANY_TRIES; CARD_BINDING_EXPIRED once the bank's code has expired, ten minutes at
+        most) and gives a vault token.
         The card is stored (token, BIN, last four, the number encrypted), the wallet's first card becomes its
         default, and a debit card — in the holder's own name, as checked — lifts the wallet to tier 2
         (`wallets.record_bank_card_verified`).
@@ -114,14 +115,18 @@ def check_binding(session: Session, customer_id: int, number: str, holder_name: 
 
 
 def record_binding(session: Session, customer: Customer, wallet: Wallet, card: CheckedCard, bank_ref: str,
-                   phone: str, *, masked_phone: str | None = None) -> CardBinding:
+                   phone: str, *, masked_phone: str | None = None,
+                   expires_at: datetime | None = None) -> CardBinding:
+    """Remember a binding the bank started; it waits until the bank's code expires (BINDING_MINUTES at most)."""
     now = _now()
+    latest = now + timedelta(minutes=BINDING_MINUTES)
     row = CardBinding(
         public_id="cb_" + secrets.token_urlsafe(15), customer_id=customer.id, wallet_id=wallet.id,
         bank_ref=bank_ref[:64], bank_code=card.bank_code, card_type=card.card_type, bin=card.bin, last4=card.last4,
         number=card.number, number_hash=card.number_hash, phone_masked=(masked_phone or mask_phone(phone))[:24],
         status=BINDING_PENDING,
-        tries=0, created_at=now, expires_at=now + timedelta(minutes=BINDING_MINUTES),
+        tries=0, created_at=now,
+        expires_at=min(expires_at or latest, latest),
     )
     session.add(row)
     session.flush()
@@ -237,7 +242,8 @@ def start_binding(db: Database, connector: Any, customer_id: int, number: str, h
     with db.transaction() as session:
         customer, wallet, card = check_binding(session, customer_id, number, holder_name, id_number)
         row = record_binding(session, customer, wallet, card, str(_field(challenge, "ref")), bank_phone,
-                             masked_phone=_field(challenge, "masked_phone", None))
+                             masked_phone=_field(challenge, "masked_phone", None),
+                             expires_at=_field(challenge, "expires_at", None))
         return _binding_view(row)
 
 
@@ -248,18 +254,18 @@ def binding_view(db: Database, customer_id: int, binding_id: str) -> BindingView
 
 def confirm_binding(db: Database, connector: Any, customer_id: int, binding_id: str, otp: str) -> card_store.CardView:
     code = "".join((otp or "").split())
+    refusal: QianbaoError | None = None
+    bank_ref = ""
     with db.transaction() as session:
         row = get_binding(session, customer_id, binding_id, lock=True)
         try:
             _require_open(row)
         except QianbaoError as exc:
-            if exc.code == "CARD_BINDING_EXPIRED" and row.status == BINDING_PENDING:
-                fail_binding(session, row, exc.code)
-                refusal = exc
-            else:
+            if exc.code != "CARD_BINDING_EXPIRED" or row.status != BINDING_PENDING:
                 raise
+            fail_binding(session, row, exc.code)  # committed with this unit of work, then told
+            refusal = exc
         else:
-            refusal = None
             if not code.isdigit() or not 4 <= len(code) <= 8:
                 raise QianbaoError("CARD_OTP_INVALID")
             bank_ref = row.bank_ref
@@ -267,7 +273,7 @@ def confirm_binding(db: Database, connector: Any, customer_id: int, binding_id: 
         raise refusal
     try:
         token = connector.confirm_binding(bank_ref, code)
-    except Exception as exc:  # see _bank_outcome
+    except Exception as exc:  # a wrong or spent code, or the bank unreachable
         error = _bank_error(exc)
         with db.transaction() as session:
             row = get_binding(session, customer_id, binding_id, lock=True)

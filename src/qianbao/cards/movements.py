@@ -261,12 +261,16 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+def _handle(session: Session, event: Any) -> None:
+    on_bank_callback(session, event)
+
+
 def register_callbacks() -> None:
     """Route the bank's debit and credit results here (done when this module is imported)."""
     from qianbao.adapters.bank import callbacks
 
-    callbacks.register("debit", on_bank_callback)
-    callbacks.register("credit", on_bank_callback)
+    callbacks.register("debit", _handle)
+    callbacks.register("credit", _handle)
 
 
 register_callbacks()
