@@ -52,6 +52,7 @@ from qianbao.web import customer_parcels as customer_parcels_pages
 from qianbao.web import customer_pay as customer_pay_pages
 from qianbao.web import customer_records as customer_records_pages
 from qianbao.web import customer_transfers as customer_transfers_pages
+from qianbao.web import merchant_paycode as merchant_paycode_pages
 from qianbao.web.render import STATIC_PATH
 
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(customer_pay_pages.router)
     app.include_router(customer_pay.router)
     app.include_router(merchant_paycode.router)
+    app.include_router(merchant_paycode_pages.router)
 
     # transfers, the transaction history and payment settings (qianbao.payments core)
     app.include_router(customer_transfers_pages.router)

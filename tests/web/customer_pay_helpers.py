@@ -39,6 +39,7 @@ class Shop:
     name_en: str
     api_key: str
     secret: str
+    password: str = ""
 
 
 def holder(db: Database, settings: Settings, *, fund: int = 0, pin: bool = True) -> Holder:
@@ -68,7 +69,8 @@ def shop(db: Database, settings: Settings, name_zh: str = "老王面馆", name_e
                                             by=audit.Actor.system("test"), settings=settings)
         m = created.merchant
         return Shop(m.id, m.merchant_no, m.ledger_account_id, m.name_zh, m.name_en,
-                    created.credentials.api_key or "", created.credentials.secret or "")
+                    created.credentials.api_key or "", created.credentials.secret or "",
+                    created.credentials.password or "")
 
 
 def order_code(db: Database, s: Shop, amount: int, number: str = "T-1001", **options: Any) -> str:
