@@ -1,8 +1,8 @@
 """Demo data of bills and parcels for `qianbao serve --demo` (called from qianbao.demo.seed). Idempotent.
 
-    13800000003 李明     my billers: 上海市自来水 3100123458 and 国网上海市电力公司 1203456782, each with a bill
+    13800000003 李明     my billers: 上海市自来水 3100123458 and 国网上海市电力公司 1203456783, each with a bill
                          due in his name
-    13800000001 王秀英   my billers: 上海燃气 200345674 and 中国电信 18912345678, bills due
+    13800000001 王秀英   my billers: 上海燃气 200345676 and 中国电信 18912345678, bills due
     13800000004          a postal express shipping order to 北京 waiting for payment (set a PIN first)
 
 The sandbox billers decide other accounts by one digit (docs/bills-and-parcels.md): try an account number
