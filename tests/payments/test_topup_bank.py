@@ -223,3 +223,29 @@ def test_another_customers_card_cannot_fund_a_topup(flow: Flow) -> None:
         flow.topup(other, bound.id, 10 * YUAN)
     assert caught.value.code == "NOT_FOUND"
     assert flow.count(CardMovement) == 0
+
+
+def test_a_bank_that_cannot_be_reached_leaves_the_topup_processing_until_the_sweep_decides(flow: Flow) -> None:
+    from qianbao.adapters.bank.http import HttpBankConnector
+    from qianbao.payments import topup as topups
+    from qianbao.sandbox_bank.process import free_port
+
+    holder = flow.holder(LI_MING)
+    bound = flow.bind_at_bank(holder)
+    down = HttpBankConnector(f"http://127.0.0.1:{free_port()}", "QIANBAO-DEV", "x", retries=1, backoff=0.0,
+                             timeout=1.0)
+    started = topups.start_topup(flow.db, down, customer_id=holder.customer_id, card_id=bound.id, amount=40 * YUAN,
+                                 key="test:down")
+    assert started.status == "processing"  # the outcome is unknown: neither posted nor voided
+    created = flow.movement(started.reference).created_at
+    # The bank never received it (its query answers "no such operation"): voided at the deadline, not before.
+    assert movements.sweep(flow.db, flow.bank, now=created + timedelta(minutes=5)) == 0
+    assert movements.sweep(flow.db, flow.bank, now=created + movements.DEADLINE) == 1
+    assert (flow.movement(started.reference).status, flow.balance(holder).posted) == ("failed", 0)
+    flow.ledger_ok()
+
+
+def test_the_sweep_is_a_registered_worker_job() -> None:
+    from qianbao import worker
+
+    assert "card_movements" in [job.name for job in worker.jobs()]
