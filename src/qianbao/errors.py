@@ -305,6 +305,7 @@ CATALOGUE: dict[str, int] = {
     "CARD_BANK_UNAVAILABLE": 503,
     "PAYMENT_CONFIRMATION_REQUIRED": 422,
     "WITHDRAWAL_FEE_CHANGED": 409,
+    "TOPUP_OVER_BALANCE_CAP": 422,
     # merchant QR codes and the customer's payment code (qianbao.payments.emvqr / .paycode, web/api customer_pay)
     "QR_INVALID": 422,
     "QR_CRC_MISMATCH": 422,

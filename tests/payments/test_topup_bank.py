@@ -191,14 +191,16 @@ def test_the_same_topup_key_is_one_topup_and_one_debit_at_the_bank(flow: Flow) -
         assert len(list(session.scalars(select(CardMovement)))) == 1
 
 
-def test_a_topup_over_the_balance_cap_is_refused_before_the_bank(flow: Flow) -> None:
+def test_a_topup_over_the_balance_cap_is_refused_before_the_bank_with_the_room_left(flow: Flow) -> None:
     holder = flow.holder(LI_MING)  # tier 3 until a debit card is bound; a credit card keeps it there
     bound = flow.bind_at_bank(holder, "622810")
     assert flow.tier(holder) == 3
+    flow.fund(holder, bound.id, 15_000 * YUAN)
     with pytest.raises(QianbaoError) as caught:
-        flow.topup(holder, bound.id, 20_000 * YUAN + 1)
-    assert caught.value.code in {"RECIPIENT_CANNOT_RECEIVE", "LIMIT_EXCEEDED"}
-    assert flow.count(CardMovement) == 0 and flow.balance(holder).posted == 0
+        flow.topup(holder, bound.id, 5_000 * YUAN + 1)
+    assert (caught.value.code, caught.value.params) == ("TOPUP_OVER_BALANCE_CAP",
+                                                        {"cap": "¥20,000.00", "room": "¥5,000.00"})
+    assert flow.count(CardMovement) == 1 and flow.balance(holder).posted == 15_000 * YUAN
 
 
 def test_a_card_with_a_topup_in_flight_cannot_be_unbound_until_it_ends(flow: Flow) -> None:

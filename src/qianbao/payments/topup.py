@@ -4,9 +4,9 @@
 
 1. In one unit of work: the card must be the customer's and bound; `payments.execute(kind="topup",
    payer=the bank's clearing account, payee=the wallet, pending=True)` holds the amount on the clearing
-   account — the receiving wallet's checks apply here (frozen or closed wallets, and the balance cap on the
-   incoming amount: RECIPIENT_CANNOT_RECEIVE / LIMIT_EXCEEDED without revealing the balance); and the card
-   movement is written. It commits before the bank is called.
+   account — the receiving wallet's checks apply here (WALLET_FROZEN, WALLET_CLOSED, and the tier's balance
+   cap on the incoming amount: TOPUP_OVER_BALANCE_CAP{cap, room} — the holder's own balance, so the room left
+   is told); and the card movement is written. It commits before the bank is called.
 2. The bank debits the card (`connector.debit(token, amount, key, reference)`), with the movement's own key:
    a retry of the same top-up (same idempotency key) finds the same operation and movement and, while it is
    still processing, asks the bank again with the same key (the bank does it once).
@@ -46,15 +46,22 @@ def start_topup(db: Database, connector: Any, *, customer_id: int, card_id: str,
         if wallet is None or wallet.status == CLOSED:
             raise QianbaoError("WALLET_CLOSED")
         wallet_customers.get_wallet(session, wallet.id, lock=True)  # no unbinding while this top-up starts
+        if wallet.is_frozen:
+            raise QianbaoError("WALLET_FROZEN")
         card = card_store.get_card(session, customer_id, card_id, lock=True)
         clearing = movements.clearing_account(session, card.bank_code)
         label = card_label(card.bank_code, card.card_type, card.last4, lang)
-        operation = payments.execute(session, Order(
-            key=key, kind="topup", payer=Party.account(clearing, label), payee=Party.wallet(wallet.id),
-            amount=amount, fee=0, confirmation="system", pending=True, timeout=movements.OPERATION_TIMEOUT,
-            channel=channel, counterparty_label=label,
-            details={"card": {"bank": card.bank_code, "type": card.card_type, "last4": card.last4}},
-        ))
+        try:
+            operation = payments.execute(session, Order(
+                key=key, kind="topup", payer=Party.account(clearing, label), payee=Party.wallet(wallet.id),
+                amount=amount, fee=0, confirmation="system", pending=True, timeout=movements.OPERATION_TIMEOUT,
+                channel=channel, counterparty_label=label,
+                details={"card": {"bank": card.bank_code, "type": card.card_type, "last4": card.last4}},
+            ))
+        except QianbaoError as exc:
+            if exc.code == "RECIPIENT_CANNOT_RECEIVE":
+                raise _over_cap(session, wallet.ledger_account_id, lang) from None
+            raise
         movement = movements.by_operation(session, operation.id)
         if movement is None:
             movement = movements.create(session, kind=TOPUP, card=card, operation=operation, order_key=key,
@@ -74,6 +81,20 @@ def start_topup(db: Database, connector: Any, *, customer_id: int, card_id: str,
         movement = movements.by_operation(session, operation.id)
         assert movement is not None
         return movements.view(session, movement, replayed=replayed)
+
+
+def _over_cap(session: Any, account_id: int, lang: str) -> QianbaoError:
+    """The holder's own wallet would pass its tier's balance cap: say so, with the room left (it is their own
+    balance, unlike a transfer's recipient, whose balance is never revealed)."""
+    from qianbao import ledger
+    from qianbao.money import format_fen
+
+    cap = ledger.get_account(session, account_id).cap
+    if cap is None:
+        return QianbaoError("RECIPIENT_CANNOT_RECEIVE")
+    balance = ledger.balance(session, account_id)
+    room = max(0, cap - balance.posted - balance.incoming)
+    return QianbaoError("TOPUP_OVER_BALANCE_CAP", cap=format_fen(cap, lang), room=format_fen(room, lang))
 
 
 def get_topup(db: Database, customer_id: int, reference: str) -> movements.MovementView:
