@@ -228,3 +228,30 @@ def test_worker_expires_unconfirmed_charges_and_closes_their_orders(qp, setup, c
     assert qp.run(paycode.get_charge, waiting.reference, merchant_id=shop.id).status == "expired"
     assert qp.order_row(shop, "T-1").status == "closed"
     assert qp.balance(w) == 500 * YUAN
+
+
+def test_two_tills_scanning_one_code_at_once_charge_it_once(qp, setup):
+    import threading
+
+    w, shop = setup
+    qp.password_free(w, 100 * YUAN)
+    code = issue(qp, w).code
+    other = qp.merchant(name_zh="隔壁小卖部", name_en="Corner Shop")
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def till(s, number):
+        barrier.wait()
+        try:
+            results.append(charge(qp, s, code, 10 * YUAN, number=number).status)
+        except QianbaoError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=till, args=(shop, "A-1")), threading.Thread(target=till, args=(other, "B-1"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["PAYMENT_CODE_REUSED", "succeeded"]
+    assert qp.balance(w) == 490 * YUAN
+    qp.check_ledger()
