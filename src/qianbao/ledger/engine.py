@@ -20,6 +20,7 @@ import gc
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -208,7 +209,7 @@ class Batch:
         # Lock the accounts, then read what only the locks make stable.
         rows, self.status, self.reversed, self.known_keys, self.ids = self.store.under_lock(
             sorted(account_ids), holds, reversal_targets, keys, id_count)
-        latest = max((row[12] for row in rows if row[12] is not None), default=None)
+        latest = max(filter(None, map(_LAST_TRANSFER_AT, rows)), default=None)
         # An account's journal never goes back in time, even if this clock is behind the last writer's.
         now = self.given_now or datetime.now(UTC)
         latest_at = as_utc(latest)
@@ -672,3 +673,4 @@ def create_transfers(session: Session, items: list[Request], *, now: datetime | 
 
 
 _QUIET_GC_FROM = 64
+_LAST_TRANSFER_AT = itemgetter(12)  # in a row of ACCOUNT_COLUMNS
