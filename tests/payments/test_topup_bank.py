@@ -251,3 +251,28 @@ def test_the_sweep_is_a_registered_worker_job() -> None:
     from qianbao import worker
 
     assert "card_movements" in [job.name for job in worker.jobs()]
+
+
+def test_a_topup_the_wallet_can_no_longer_receive_goes_back_to_the_card(flow: Flow) -> None:
+    from qianbao import wallets
+
+    holder = flow.holder(LI_MING)
+    number = flow.bank_card(holder, balance=1_000 * YUAN)
+    started_binding = flow.start(holder, number, phone=holder.phone)
+    bound = flow.confirm(holder, started_binding.id, flow.bank_client.latest_otp(holder.phone))
+    started = flow.topup(holder, bound.id, 100 * YUAN)
+    flow.run(wallets.freeze_wallet, holder.wallet_id, "risk review", 1)  # frozen while the bank works
+    flow.settle(started.reference)
+    flow.deliver()
+    assert flow.card_balance(number) == 900 * YUAN  # the bank took it
+    movement = flow.movement(started.reference)
+    assert (movement.status, movement.refund) == ("failed", "due")
+    assert flow.balance(holder).posted == 0
+    assert movements.sweep(flow.db, flow.bank) == 1
+    assert flow.movement(started.reference).refund == "sent"
+    (refund,) = flow.bank_client.operations(flow.bank_key(started.reference) + "-refund")
+    assert (refund["kind"], refund["amount"]) == ("credit", 100 * YUAN)
+    flow.bank_client.settle(refund["bank_ref"], status="succeeded")
+    assert flow.card_balance(number) == 1_000 * YUAN
+    assert movements.sweep(flow.db, flow.bank) == 0  # paid back once
+    flow.ledger_ok()

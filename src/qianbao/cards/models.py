@@ -127,9 +127,11 @@ class CardMovement(Base):
         CheckConstraint(_in("status", MOVEMENT_STATUSES), name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
+        CheckConstraint("refund IS NULL OR refund IN ('due', 'sent')", name="refund"),
         Index("ix_card_movement_card_status", "card_id", "status"),
         Index("ix_card_movement_status_query", "status", "next_query_at"),
         Index("ix_card_movement_wallet", "wallet_id", "created_at"),
+        Index("ix_card_movement_refund", "refund"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -152,3 +154,6 @@ class CardMovement(Base):
     next_query_at: Mapped[datetime] = mapped_column(UtcDateTime)
     deadline: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A top-up the bank took from the card but that could not be credited (the wallet was frozen meanwhile,
+    # the hold had expired): "due" until the sweep has asked the bank to pay it back to the card, then "sent".
+    refund: Mapped[str | None] = mapped_column(String(8))

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianbao import audit
-from qianbao.cards.models import FAILED, PROCESSING, SUCCEEDED, BankCard, CardMovement
+from qianbao.cards.models import FAILED, PROCESSING, SUCCEEDED, TOPUP, BankCard, CardMovement
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.money import MAX_FEN
@@ -164,8 +164,11 @@ def settle(session: Session, bank_key: str, outcome: str, *, source: str, bank_s
         operation = payments.complete(session, movement.operation_id, key=f"{bank_key}:post")
         if operation.status != SUCCEEDED:
             # It could no longer be posted (the hold expired, the wallet cannot receive any more): it is
-            # voided; reconciliation sees the bank's success beside our void.
+            # voided. A top-up's money was taken from the card: the sweep pays it back (`refund`).
             outcome, failure = FAILED, str(getattr(operation, "failure_reason", None) or "not_posted")[:64]
+            if movement.kind == TOPUP:
+                movement.refund = "due"
+                movement.next_query_at = _now()
     else:
         failure = (reason or bank_status or "bank_failed")[:64]
         payments.fail(session, movement.operation_id, key=f"{bank_key}:void", reason=failure)
@@ -224,13 +227,44 @@ def due(session: Session, now: datetime, limit: int = 100) -> list[tuple[str, da
     return [(row[0], row[1], row[2]) for row in session.execute(stmt)]
 
 
+def refunds_due(session: Session, limit: int = 100) -> list[tuple[str, str, int, str]]:
+    """(bank key, card token, amount, reference) of the top-ups whose money goes back to the card."""
+    stmt = (select(CardMovement.bank_key, BankCard.token, CardMovement.amount, CardMovement.reference)
+            .join(BankCard, BankCard.id == CardMovement.card_id)
+            .where(CardMovement.refund == "due").order_by(CardMovement.id).limit(limit))
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(stmt)]
+
+
+def refund(db: Database, connector: Any, *, limit: int = 100) -> int:
+    """Pay back to the card what a top-up took that the wallet could not receive (`credit` with the top-up's
+    key + "-refund": asked again until the bank takes it, and done once). Returns how many were sent."""
+    with db.read() as session:
+        waiting = refunds_due(session, limit)
+    sent = 0
+    for bank_key, token, amount, reference in waiting:
+        try:
+            connector.credit(token, amount, f"{bank_key}-refund", reference)
+        except Exception as exc:  # asked again on the next round
+            log.warning("card_refund_failed", error=getattr(exc, "code", type(exc).__name__))
+            continue
+        with db.transaction() as session:
+            movement = _locked(session, bank_key)
+            if movement is not None and movement.refund == "due":
+                movement.refund = "sent"
+                audit.record(session, action="card.topup.refund", actor=audit.Actor.system("bank"),
+                             channel="system", object_type="card_movement", object_id=movement.reference,
+                             details={"amount": movement.amount})
+                sent += 1
+    return sent
+
+
 def sweep(db: Database, connector: Any, *, now: datetime | None = None, limit: int = 100) -> int:
-    """Ask the bank about every movement due for a look; end those it answers, void those past the deadline.
-    Returns how many ended."""
+    """Ask the bank about every movement due for a look; end those it answers, void those past the deadline;
+    pay back top-ups the wallet could not receive. Returns how many ended or were paid back."""
     moment = now or _now()
     with db.read() as session:
         waiting = due(session, moment, limit)
-    ended = 0
+    ended = refund(db, connector, limit=limit)
     for bank_key, deadline, tries in waiting:
         answer: Any = None
         try:

@@ -104,10 +104,12 @@ def upgrade() -> None:
         sa.Column("next_query_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refund", sa.String(length=8), nullable=True),
         sa.CheckConstraint("kind IN ('topup', 'withdrawal')", name=op.f("ck_card_movement_kind")),
         sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name=op.f("ck_card_movement_status")),
         sa.CheckConstraint("amount > 0", name=op.f("ck_card_movement_amount_positive")),
         sa.CheckConstraint("fee >= 0", name=op.f("ck_card_movement_fee_not_negative")),
+        sa.CheckConstraint("refund IS NULL OR refund IN ('due', 'sent')", name=op.f("ck_card_movement_refund")),
         sa.ForeignKeyConstraint(["card_id"], ["bank_card.id"], name=op.f("fk_card_movement_card_id_bank_card")),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_card_movement_customer_id_customer")),
         sa.ForeignKeyConstraint(["wallet_id"], ["wallet.id"], name=op.f("fk_card_movement_wallet_id_wallet")),
@@ -121,6 +123,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_card_movement_card_status", ["card_id", "status"], unique=False)
         batch_op.create_index("ix_card_movement_status_query", ["status", "next_query_at"], unique=False)
         batch_op.create_index("ix_card_movement_wallet", ["wallet_id", "created_at"], unique=False)
+        batch_op.create_index("ix_card_movement_refund", ["refund"], unique=False)
 
 
 def downgrade() -> None:
