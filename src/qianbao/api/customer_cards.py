@@ -93,7 +93,8 @@ class WithdrawalIn(BaseModel):
     amount: str = Field(..., max_length=24, description="yuan, e.g. \"100.00\"")
     fee_fen: int | None = Field(None, ge=0, description="the quoted fee in fen; WITHDRAWAL_FEE_CHANGED if it changed")
     pin: str | None = Field(None, max_length=12)
-    passkey: dict[str, Any] | None = Field(None, description="a WebAuthn assertion bound to `withdrawal:<key>`")
+    passkey: dict[str, Any] | None = Field(
+        None, description="a WebAuthn assertion for step-up options asked with binding `withdrawal:<Idempotency-Key>`")
 
 
 class QuoteOut(BaseModel):
@@ -238,7 +239,7 @@ def create_withdrawal(request: Request, body: WithdrawalIn, key: str = Depends(i
     with credentials.transaction(db) as session:
         confirmation = payments.confirm(
             session, customer.customer_id, amount=amount + quote.fee, pin=body.pin or None, passkey=body.passkey,
-            rp_id=rp_id, origin=origin, binding=f"withdrawal:{key}", allow_password_free=False,
+            rp_id=rp_id, origin=origin, binding=f"withdrawal:{key.split(':', 2)[2]}", allow_password_free=False,
             ip=auth.client_ip(request), settings=settings_of(request))
     started = withdrawals.start_withdrawal(db, bank_connector(request), customer_id=customer.customer_id,
                                            card_id=body.card_id, amount=amount, fee=body.fee_fen, key=key,
