@@ -166,6 +166,9 @@ def test_a_full_counter_day_with_a_large_cash_out_and_a_ten_yuan_shortage(
     teller.keyboard.type("1199")
     teller.get_by_label("¥50.00").fill("1")
     teller.get_by_label("¥10.00").fill("4")
+    # The running total follows the typing.
+    expect(teller.get_by_test_id("count-total")).to_have_text("¥119,990.00")
+    expect(teller.get_by_test_id("count-difference")).to_have_text("短款 ¥10.00")
     shoot(teller, "counter-eod.png", full_page=True)
     teller.get_by_label("¥10.00").press("Enter")
     expect(teller.get_by_test_id("awaiting-signoff")).to_be_visible()

@@ -87,3 +87,30 @@ def test_a_teller_without_an_open_day_cannot_take_cash(desk: Counter) -> None:
     with pytest.raises(QianbaoError) as refused, desk.db.transaction() as session:
         counter.start_cash(session, desk.staff["teller"].id, "cash_in", ident, 10_000)
     assert refused.value.code == "COUNTER_SESSION_NOT_OPEN"
+
+
+def test_two_tabs_opening_the_day_at_once_open_one(desk: Counter) -> None:
+    import threading
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            with desk.db.transaction() as session:
+                counter.open_day(session, desk.staff["teller"].id, 100_000)
+            outcomes.append("opened")
+        except QianbaoError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=open_one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["COUNTER_SESSION_ALREADY_OPEN", "opened"]
+    with desk.db.read() as session:
+        from qianbao import approvals
+
+        assert len(approvals.pending_for_branch(session, desk.staff["teller"].member.branch_id)) == 1

@@ -220,3 +220,11 @@ def test_closing_a_wallet_with_money_points_to_paying_it_out(branch: dict[str, A
     page = _post(teller, "/teller/services", service="close_wallet", id_number=WANG_XIUYING, card_checked="1")
     assert _code(page) == "COUNTER_WALLET_NOT_EMPTY"
     assert 'data-testid="pay-out-first"' in page.text
+
+
+def test_the_count_shows_its_running_total_and_difference(branch: dict[str, Any]) -> None:
+    _open(branch)
+    page = _post(branch["teller"], "/teller/eod/preview", d10000="199", d5000="1", d1000="4")
+    assert 'data-testid="count-total">¥19,990.00' in page.text
+    assert "短款 ¥10.00" in page.text
+    assert "整数" in _post(branch["teller"], "/teller/eod/preview", d10000="x").text

@@ -40,8 +40,9 @@ def eod_page(request: Request, staff: StaffContext, *, counts: dict[int, str] | 
     lang = lang_of(request)
     with db_of(request).read() as session:
         day = day_view(session, staff)
-        rows = op_rows(session, day.id, lang)
         closed = _last_closed(session, staff) if day.id is None else None
+        # After the day closed, its operations stay listed beside the report.
+        rows = op_rows(session, day.id if day.id is not None else (closed or {}).get("id"), lang)
     totals = {"cash_in": sum(r.amount or 0 for r in rows if r.kind == "cash_in" and r.status == "succeeded"),
               "cash_out": sum(r.amount or 0 for r in rows if r.kind == "cash_out" and r.status == "succeeded"),
               "pending": sum(1 for r in rows if r.status in ("awaiting_pinpad", "awaiting_approval"))}
@@ -68,6 +69,25 @@ async def eod_declare(request: Request, staff: StaffContext = Depends(requires("
     except QianbaoError as exc:
         return eod_page(request, staff, counts=counts, error=exc, status_code=exc.status)
     return see_other("/teller/eod")
+
+
+@router.post("/teller/eod/preview", response_class=HTMLResponse)
+async def eod_preview(request: Request, staff: StaffContext = Depends(requires("teller.console"))) -> HTMLResponse:
+    """The running total of the count and its difference with the drawer, while the teller types (htmx)."""
+    form = await request.form()
+    with db_of(request).read() as session:
+        day = day_view(session, staff)
+    total: int | None = 0
+    for denomination in counter.DENOMINATIONS:
+        raw = form.get(f"d{denomination}", "")
+        text = (raw if isinstance(raw, str) else "").strip() or "0"
+        if not text.isdigit() or len(text) > 7:
+            total = None
+            break
+        assert total is not None
+        total += denomination * int(text)
+    difference = None if total is None or day.expected is None else total - day.expected
+    return render(request, "teller/_eod_total.html", total=total, difference=difference)
 
 
 @router.get("/teller/eod/status")
