@@ -374,3 +374,16 @@ def test_the_transfer_form_shows_the_balance_and_what_the_limits_leave(client, p
     page = client.get("/app/transfer", headers=HTML)
     shown = re.search(r'data-testid="transfer-available">([^<]*)<', page.text)
     assert shown and "¥2,900.00" in shown.group(1) and "¥1,900.00" in shown.group(1)  # daily 5,000 − 3,100
+
+
+def test_a_confirm_form_reposted_with_another_amount_is_refused(client, pay: Pay) -> None:  # type: ignore[no-untyped-def]
+    a, b = pay.open(pin=True), pay.open()
+    pay.fund(a, 100 * YUAN)
+    csrf = signed_in(client, pay, a)
+    page = client.post("/app/transfer/preview", headers=HTML,
+                       data={"csrf_token": csrf, "recipient": b.number, "amount": "5"})
+    form = {"csrf_token": csrf, "recipient": b.number, "amount": "5.00", "note": "",
+            "client_key": field(page.text, "client_key"), "pin": PIN}
+    assert client.post("/app/transfer", headers=HTML, follow_redirects=False, data=form).status_code == 303
+    forged = client.post("/app/transfer", headers=HTML, data={**form, "amount": "50.00"})
+    assert forged.status_code == 409 and pay.balance(b) == 5 * YUAN

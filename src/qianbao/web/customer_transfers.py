@@ -172,9 +172,11 @@ def transfer_submit(
                     session, customer.customer_id, amount=preview.total, pin=pin or None,
                     passkey=_passkey_answer(passkey), rp_id=rp_id, origin=origin, binding=f"transfer:{client_key}",
                     ip=auth.client_ip(request), settings=settings_of(request))
-            with db.transaction() as session:
-                done = transfers.transfer(session, payer_wallet_id=wallet_id, recipient=recipient, amount=fen,
-                                          key=key, confirmation=confirmation, note=clean_note or None)
+        else:  # the same form again: execute answers the original (or IDEMPOTENCY_KEY_REUSED if it differs)
+            confirmation = done.confirmation
+        with db.transaction() as session:
+            done = transfers.transfer(session, payer_wallet_id=wallet_id, recipient=recipient, amount=fen,
+                                      key=key, confirmation=confirmation, note=clean_note or None)
     except QianbaoError as exc:
         return _confirm_page(request, customer, preview, recipient=recipient, note=clean_note, client_key=client_key,
                              error=error_text(request, exc), status_code=exc.status)
