@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from qianbao.errors import QianbaoError
@@ -88,6 +88,8 @@ def test_any_single_character_change_is_refused(qr, data):
     payload = emvqr.encode(qr)
     index = data.draw(st.integers(0, len(payload) - 1))
     replacement = data.draw(ANS.filter(lambda ch: ch != payload[index]))
+    # The CRC's hex digits are read in either case: "a13a" is the same checksum as "A13A", not damage.
+    assume(not (index >= len(payload) - 4 and replacement.upper() == payload[index]))
     damaged = payload[:index] + replacement + payload[index + 1:]
     with pytest.raises(QianbaoError) as caught:
         emvqr.parse(damaged)
