@@ -344,6 +344,7 @@ def _other_customers_bill_object(world: World, kind: str) -> Obj:
             saved = bills.save_biller(session, OTHER_CUSTOMER, "SH-WATER", "3100123458")
             return Obj(str(saved.id), owner_customer=OTHER_CUSTOMER)
         if kind == "payment":
+            bills.ensure_default_billers(session)
             biller_id = session.scalar(select(Biller.id).where(Biller.code == "SH-WATER"))
             reference = "MX" + secrets.token_hex(8).upper()
             session.add(BillPayment(
