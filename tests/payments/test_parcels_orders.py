@@ -185,7 +185,17 @@ def test_a_withholding_charge_is_paid_with_the_withholding_confirmation(kit: Kit
     order = _order(kit, w)
     with kit.db.read() as session:
         op = payments.get_operation(session, order.operation_reference)
-    assert (op.confirmation, op.channel, op.amount) == ("withholding", "merchant", 24 * YUAN)
+    assert (op.kind, op.confirmation, op.channel, op.amount) == ("parcel", "withholding", "merchant", 24 * YUAN)
+
+
+def test_a_parcel_paid_in_the_app_is_a_parcel_in_the_history(kit: Kit) -> None:
+    from qianbao import payments
+
+    w = kit.open(fund=100 * YUAN)
+    paid = _pay(kit, w, _order(kit, w).order_no)
+    with kit.db.read() as session:
+        op = payments.get_operation(session, paid.operation_reference)
+    assert (op.kind, op.confirmation) == ("parcel", "pin")
 
 
 def test_a_cancelled_order_is_closed_for_the_merchant_too(kit: Kit) -> None:

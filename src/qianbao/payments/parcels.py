@@ -299,7 +299,8 @@ def _merchant_pay(session: Session, row: ParcelOrder, wallet_id: int, confirmati
     from qianbao import merchants
 
     order = merchants.get_order(session, merchants.postal_express(session).id, row.order_no)
-    return merchants.pay_order(session, order, wallet_id, confirmation, key, channel=channel, now=moment).operation
+    return merchants.pay_order(session, order, wallet_id, confirmation, key, channel=channel, kind="parcel",
+                               now=moment).operation
 
 
 def _yuan(fen: int) -> str:
