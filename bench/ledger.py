@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy
@@ -162,14 +162,20 @@ class Result:
     count: int
     seconds: float
     latencies: list[float]
+    # This process's CPU time per batch (thread CPU: for SQLite all of the work, for PostgreSQL the
+    # client's share). On a shared machine the wall clock also counts other processes' turns.
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds
 
     def line(self, unit: str = "transfers/s", per: str = "transfer") -> str:
-        return (f"{self.label:<46} {self.rate:>10,.0f} {unit}   p50 {percentile(self.latencies, .5) * 1000:7.2f} ms"
+        text = (f"{self.label:<46} {self.rate:>10,.0f} {unit}   p50 {percentile(self.latencies, .5) * 1000:7.2f} ms"
                 f"   p99 {percentile(self.latencies, .99) * 1000:7.2f} ms per {per}")
+        if self.cpu:
+            text += f"   (CPU p50 {percentile(self.cpu, .5) * 1000:.2f} ms)"
+        return text
 
 
 def _single_worker(url: str, accounts: list[int], seconds: float, seed: int, start_at: float,
@@ -225,6 +231,7 @@ def batched(url: str, wallets: list[int], batches: int, label: str, *, memory: b
     rnd = random.Random(7)
     prefix = uuid.uuid4().hex[:6]
     latencies: list[float] = []
+    cpu: list[float] = []
     busy = 0.0
     rss_start = rss_end = rss_max = 0.0
     for b in range(batches):
@@ -232,10 +239,11 @@ def batched(url: str, wallets: list[int], batches: int, label: str, *, memory: b
         for j in range(BATCH):
             debit, credit = rnd.sample(wallets, 2)
             items.append(NewTransfer(f"{prefix}-{b}-{j}", debit, credit, rnd.randint(1, 10_000), "bulk"))
-        begin = time.perf_counter()
+        begin, cpu_begin = time.perf_counter(), time.thread_time()
         with db.transaction() as s:
             results = ledger.create_transfers(s, items)
         took = time.perf_counter() - begin
+        cpu.append(time.thread_time() - cpu_begin)
         busy += took
         latencies.append(took)
         if not all(r.ok for r in results):
@@ -249,7 +257,7 @@ def batched(url: str, wallets: list[int], batches: int, label: str, *, memory: b
             if b % 100 == 99:
                 print(f"    {(b + 1) * BATCH:>9,} transfers   RSS {rss:7.1f} MiB", flush=True)
     db.dispose()
-    result = Result(label, batches * BATCH, busy, latencies)
+    result = Result(label, batches * BATCH, busy, latencies, cpu)
     if memory:
         result.label += f"  [RSS {rss_start:.1f} → {rss_end:.1f} MiB, max {rss_max:.1f}]"
     return result
