@@ -154,3 +154,9 @@ def test_the_pages_carry_no_inline_script_or_style(flow: Flow, app: Any) -> None
         html = browser.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
         assert "<style" not in html and " style=" not in html and "onclick" not in html, path
+
+
+def test_the_me_page_leads_to_the_cards(flow: Flow, app: Any) -> None:
+    holder = flow.holder(LI_MING)
+    page = web_client(flow, app, holder).get("/app/me").text
+    assert 'href="/app/cards" data-testid="me-cards"' in page and "绑卡、充值与提现" in page
