@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger_helpers import Chart, assert_ledger_ok, key, posted
+from ledger_helpers import Chart, assert_ledger_ok, key, posted, seen_codes
 
 from qianbao import ledger
 from qianbao.db import Database
@@ -88,6 +88,7 @@ def test_a_large_batch_keeps_every_field_of_every_transfer(db: Database, funded:
 def test_a_refusal_after_plain_transfers_judges_the_balance_they_left(db: Database, chart: Chart) -> None:
     # The plain items at the head of a batch take a fast way; the first one it cannot take (here a
     # refusal) hands the balances over to the general way, which must see every earlier item's money.
+    seen_codes("topup", "p2p")
     with db.transaction() as s:
         results = ledger.create_transfers(s, [
             NewTransfer(key(), chart.bank, chart.alice, 100, "topup"),
