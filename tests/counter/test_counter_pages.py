@@ -228,3 +228,12 @@ def test_the_count_shows_its_running_total_and_difference(branch: dict[str, Any]
     assert 'data-testid="count-total">¥19,990.00' in page.text
     assert "短款 ¥10.00" in page.text
     assert "整数" in _post(branch["teller"], "/teller/eod/preview", d10000="x").text
+
+
+def test_the_float_request_can_be_withdrawn_from_the_page(branch: dict[str, Any]) -> None:
+    teller = branch["teller"]
+    assert _post(teller, "/teller/day/open", amount="100", key="w").status_code == 303
+    page = teller.get("/teller/cash")
+    op_id = re.search(r"/teller/ops/(\d+)/cancel", page.text).group(1)  # type: ignore[union-attr]
+    assert _post(teller, f"/teller/ops/{op_id}/cancel").status_code == 303
+    assert 'data-testid="open-day-form"' in teller.get("/teller/cash").text

@@ -114,3 +114,18 @@ def test_two_tabs_opening_the_day_at_once_open_one(desk: Counter) -> None:
         from qianbao import approvals
 
         assert len(approvals.pending_for_branch(session, desk.staff["teller"].member.branch_id)) == 1
+
+
+def test_the_teller_may_withdraw_a_float_still_waiting(desk: Counter) -> None:
+    with desk.db.transaction() as session:
+        day = counter.open_day(session, desk.staff["teller"].id, 1_000_000)
+        float_op = counter.operations_of(session, day.id)[0].id
+    with desk.db.transaction() as session:
+        counter.cancel_operation(session, float_op, desk.staff["teller"].id)
+    assert desk.op(float_op).status == "cancelled"
+    assert desk.account("BV-0101") == VAULT_FEN
+    with desk.db.read() as session:
+        assert counter.live_session(session, desk.staff["teller"].id) is None
+        from qianbao import approvals
+
+        assert approvals.pending_for_branch(session, desk.staff["teller"].member.branch_id) == []

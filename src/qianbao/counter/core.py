@@ -534,8 +534,6 @@ def cancel_operation(session: Session, op_id: int, teller_id: int) -> CounterOpe
     op = get_operation(session, op_id, branch_id=teller.branch_id, lock=True)
     if op.status not in OP_PENDING:
         raise QianbaoError("COUNTER_OPERATION_STATE", state=op.status)
-    if op.kind in (FLOAT,):
-        raise QianbaoError("COUNTER_OPERATION_STATE", state=op.status)
     if op.status == AWAITING_APPROVAL and op.approval_id is not None:
         approvals.cancel(session, op.approval_id, teller_id, "customer left")
     else:

@@ -89,6 +89,7 @@ class DayView:
     approval_pending: bool
     counted: int | None = None
     difference: int | None = None
+    float_op_id: int | None = None  # while the float waits, the teller may withdraw it
 
 
 def day_view(session: Any, staff: StaffContext) -> DayView:
@@ -97,8 +98,11 @@ def day_view(session: Any, staff: StaffContext) -> DayView:
         return DayView(None, None, None, None, False)
     expected = counter.drawer_expected(session, live)
     pending = live.status == BALANCING and counter.pending_eod_request(session, live.id) is not None
+    float_op = None
+    if live.status == "awaiting_float":
+        float_op = next((op.id for op in counter.operations_of(session, live.id) if op.kind == "float"), None)
     return DayView(live.id, live.status, live.float_amount, expected, pending or live.status == "awaiting_float",
-                   live.counted_total, live.difference)
+                   live.counted_total, live.difference, float_op)
 
 
 @dataclass(frozen=True)
