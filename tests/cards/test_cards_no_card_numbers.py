@@ -14,7 +14,7 @@ import pytest
 from card_helpers import LI_MING, PIN, YUAN, Flow, api_client, hidden, location, web_client
 from sqlalchemy import select, text
 
-from qianbao.cards.models import BankCard
+from qianbao.cards.models import BankCard, CardBinding
 from qianbao.db import Base
 from qianbao.logging import configure_logging
 from qianbao.models import metadata
@@ -104,7 +104,9 @@ def test_no_full_card_number_anywhere(flow: Flow, app: Any, logs: io.StringIO, c
                  if (mapper.class_.__tablename__, column.key) not in ALLOWED})
             for row in session.scalars(select(mapper.class_))] for mapper in Base.registry.mappers}
         stored = {row.number for row in session.scalars(select(BankCard))}
+        left_in_bindings = list(session.scalars(select(CardBinding.number)))
     assert stored == {page_number, api_number}, "the numbers are kept, encrypted"
+    assert left_in_bindings == [None, None], "a binding forgets the number once it ends"
     assert any("notice.card.bound" in row for row in decrypted["outbox_message (decrypted)"]), "outbox searched"
     assert any("card.bind" in row for row in tables["audit_entry"]), "the audit log was searched"
     tables.update(decrypted)

@@ -158,6 +158,7 @@ def _require_open(row: CardBinding) -> None:
 def fail_binding(session: Session, row: CardBinding, code: str) -> None:
     row.status = BINDING_EXPIRED if code == "CARD_BINDING_EXPIRED" else BINDING_FAILED
     row.failure_code = code
+    row.number = None
     row.finished_at = _now()
     session.flush()
     audit.record(session, action="card.binding.fail", actor=audit.Actor.customer(row.customer_id), channel="app",
@@ -180,6 +181,8 @@ def finish_binding(session: Session, row: CardBinding, token: str, *, last4: str
     the holder, and lift the wallet to tier 2 for a debit card."""
     if last4 is not None and last4 != row.last4:
         raise QianbaoError("CARD_BANK_REFUSED")
+    if row.status != BINDING_PENDING or row.number is None:
+        raise QianbaoError("CARD_BINDING_CLOSED")
     wallet = wallet_customers.get_wallet(session, row.wallet_id, lock=True)
     if session.scalar(select(BankCard.id).where(BankCard.bound_hash == row.number_hash)) is not None:
         raise QianbaoError("CARD_ALREADY_BOUND", last4=row.last4)
@@ -200,6 +203,7 @@ def finish_binding(session: Session, row: CardBinding, token: str, *, last4: str
     row.status = BINDING_BOUND
     row.card_id = card.id
     row.finished_at = now
+    row.number = None  # the card row keeps it
     session.flush()
     audit.record(session, action="card.bind", actor=audit.Actor.customer(row.customer_id), channel="app",
                  object_type="bank_card", object_id=card.public_id,

@@ -106,7 +106,8 @@ class CardBinding(Base):
     card_type: Mapped[str] = mapped_column(String(8))
     bin: Mapped[str] = mapped_column(String(8))
     last4: Mapped[str] = mapped_column(String(4))
-    number: Mapped[str] = mapped_column(EncryptedString)
+    # The number is needed until the binding ends (the card row then keeps it); cleared when it does.
+    number: Mapped[str | None] = mapped_column(EncryptedString)
     number_hash: Mapped[str] = mapped_column(String(64))
     phone_masked: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16))

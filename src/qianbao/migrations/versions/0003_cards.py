@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("card_type", sa.String(length=8), nullable=False),
         sa.Column("bin", sa.String(length=8), nullable=False),
         sa.Column("last4", sa.String(length=4), nullable=False),
-        sa.Column("number", sa.Text(), nullable=False),
+        sa.Column("number", sa.Text(), nullable=True),
         sa.Column("number_hash", sa.String(length=64), nullable=False),
         sa.Column("phone_masked", sa.String(length=24), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
