@@ -8,15 +8,19 @@ A paying wallet's outflow is counted in period buckets (Asia/Shanghai days and y
     sqr:<yyyy-mm-dd>     amount + fee paid to a static merchant QR code  static-QR daily cap
     month:<kind>:<yyyy-mm>  amount of the kind (no limit: the fee schedule's free monthly allowance)
 
-Each bucket grows with ONE statement, a conditional UPSERT:
+All the buckets of one payment grow with ONE statement, a conditional multi-row UPSERT:
 
-    INSERT ... VALUES (:wallet, :bucket, :amount)
-    ON CONFLICT (wallet_id, bucket) DO UPDATE SET used = used + :amount WHERE used + :amount <= :limit
-    RETURNING used
+    INSERT ... VALUES (:wallet, :bucket1, :amount1), (:wallet, :bucket2, :amount2), ...
+    ON CONFLICT (wallet_id, bucket) DO UPDATE SET used = used + excluded.used
+        WHERE (excluded.bucket = :bucket1 AND used + excluded.used <= :limit1) OR ...
+    RETURNING bucket, used
 
-No row back means the cap would be passed. The row lock that PostgreSQL takes for the update (and
-SQLite's single writer under BEGIN IMMEDIATE) makes the check and the increment one step, so two
-concurrent payments can never together pass a cap. The single-payment limit needs no counter.
+A bucket missing from what comes back would pass its cap: the first such bucket, in the order below,
+is the limit named, and the whole payment is refused (it runs under `execute`'s SAVEPOINT, so the
+other buckets' increments are rolled back with it). The row lock that PostgreSQL takes for each update
+(and SQLite's single writer under BEGIN IMMEDIATE) makes the check and the increment one step, so two
+concurrent payments can never together pass a cap; the rows are always locked in the same order, so
+two payments of one wallet never deadlock. The single-payment limit needs no counter.
 A failed operation gives its buckets back (`release`).
 """
 
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -187,15 +191,44 @@ def count_outflow(
         steps.append((buckets.static_qr, limits.static_qr_daily_limit, STATIC_QR))
     steps.append((buckets.day, limits.daily_outflow_limit, DAILY))
     steps.append((buckets.year, limits.annual_outflow_limit, ANNUAL))
-    for bucket, cap, name in steps:
-        if cap is None:  # no limit: nothing to count (a cap set later counts from then on)
-            continue
-        consume(session, wallet.id, bucket, total, cap, name)
-        usage[bucket] = total
+    # no limit: nothing to count (a cap set later counts from then on)
+    counted: list[tuple[str, int, int | None, str]] = [(bucket, total, cap, name) for bucket, cap, name in steps
+                                                       if cap is not None]
     if monthly:
-        consume(session, wallet.id, buckets.monthly(kind), amount, None, "monthly")
-        usage[buckets.monthly(kind)] = amount
-    return usage
+        counted.append((buckets.monthly(kind), amount, None, "monthly"))
+    consume_all(session, wallet.id, counted)
+    return {bucket: fen for bucket, fen, _cap, _name in counted}
+
+
+def consume_all(session: Session, wallet_id: int, steps: list[tuple[str, int, int | None, str]]) -> None:
+    """`consume` of every (bucket, amount, cap, name) in ONE statement; the refusal named is the one the
+    steps one by one, in this order, would meet first (LIMIT_EXCEEDED{name}). Run it under a SAVEPOINT:
+    a refusal leaves the other buckets' increments for the caller to roll back."""
+    first_over = next((i for i, (_b, fen, cap, _n) in enumerate(steps) if cap is not None and fen > cap),
+                      len(steps))
+    rows = steps[:first_over]
+    if rows:
+        insert = _insert(session)
+        stmt = insert(PaymentUsage).values([{"wallet_id": wallet_id, "bucket": bucket, "used": fen}
+                                            for bucket, fen, _cap, _name in rows])
+        grown = PaymentUsage.used + stmt.excluded.used
+        capped = [and_(stmt.excluded.bucket == bucket, grown <= cap) for bucket, _fen, cap, _name in rows
+                  if cap is not None]
+        free = [bucket for bucket, _fen, cap, _name in rows if cap is None]
+        if free:
+            capped.append(stmt.excluded.bucket.in_(free))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["wallet_id", "bucket"], set_={"used": grown}, where=or_(*capped),
+        ).returning(PaymentUsage.bucket)
+        grew = set(session.scalars(stmt))
+        for bucket, _fen, cap, name in rows:
+            if bucket not in grew:
+                assert cap is not None
+                raise limit_exceeded(name, cap - used(session, wallet_id, bucket))
+    if first_over < len(steps):
+        bucket, _fen, cap, name = steps[first_over]
+        assert cap is not None
+        raise limit_exceeded(name, cap - used(session, wallet_id, bucket))
 
 
 @dataclass(frozen=True)
