@@ -197,15 +197,29 @@ def test_counter_reset_lifts_the_pin_lock_and_records_the_teller(
         assert (row.lock_reset_by_staff_id, row.lock_reset_at) == (7, datetime.now(UTC))
 
 
-def test_pin_attempts_are_rate_limited_per_ip(settings: Settings, run: Callable, refusal: Callable,
-                                              alice: Principal, bob: Principal,
-                                              clock: time_machine.Traveller) -> None:
+def test_wrong_pins_are_rate_limited_per_ip(settings: Settings, run: Callable, refusal: Callable,
+                                           alice: Principal, bob: Principal,
+                                           clock: time_machine.Traveller) -> None:
     limited = settings.model_copy(update={"pin_ip_limit": 2})
     run(set_pin, alice, GOOD, settings=limited)
     run(set_pin, bob, GOOD, settings=limited)
-    run(verify_pin, alice, GOOD, ip="203.0.113.9", settings=limited)
-    run(verify_pin, bob, GOOD, ip="203.0.113.9", settings=limited)
-    assert refusal(verify_pin, alice, GOOD, ip="203.0.113.9", settings=limited).code == "RATE_LIMITED"
+    assert refusal(verify_pin, alice, "718293", ip="203.0.113.9", settings=limited).code == "PIN_WRONG"
+    assert refusal(verify_pin, bob, "718293", ip="203.0.113.9", settings=limited).code == "PIN_WRONG"
+    # the address has used up its wrong PINs: even the right one is refused from there, and no try is counted
+    assert refusal(verify_pin, alice, "718293", ip="203.0.113.9", settings=limited).code == "RATE_LIMITED"
+    assert refusal(verify_pin, alice, "718293", settings=limited).params == {"tries_left": 3}
+    assert run(verify_pin, alice, GOOD, ip="198.51.100.7", settings=limited) is None
+
+
+def test_right_pins_from_one_address_are_never_rate_limited(settings: Settings, run: Callable, refusal: Callable,
+                                                            alice: Principal, bob: Principal,
+                                                            clock: time_machine.Traveller) -> None:
+    # many customers paying behind one carrier NAT
+    limited = settings.model_copy(update={"pin_ip_limit": 2})
+    run(set_pin, alice, GOOD, settings=limited)
+    run(set_pin, bob, GOOD, settings=limited)
+    for principal in (alice, bob, alice, bob, alice):
+        assert run(verify_pin, principal, GOOD, ip="203.0.113.9", settings=limited) is None
 
 
 # ---- change and reset -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ Shanghai midnight (PIN_LOCKED with the time), or until a teller calls `reset_pin
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import unicodedata
 from datetime import date, datetime
@@ -163,16 +164,37 @@ def verify_pin(
 ) -> None:
     """Confirm a payment with the PIN; None when right, else PIN_NOT_SET / PIN_LOCKED / PIN_WRONG.
 
-    Attempts from `ip` are also rate-limited across all principals (settings.pin_ip_limit per
-    settings.pin_ip_window_seconds): one device guessing the PINs of many stolen sessions.
+    Wrong PINs from `ip` are also rate-limited across all principals (settings.pin_ip_limit per
+    settings.pin_ip_window_seconds): one device guessing the PINs of many stolen sessions. Only wrong PINs
+    count, so many customers paying behind one address (a carrier's NAT, a shop's Wi-Fi) are never refused.
     """
     s = resolve_settings(settings)
     if ip:
-        ratelimit.hit(session, "pin_ip", ip, s.pin_ip_limit, s.pin_ip_window_seconds)
+        _refuse_if_ip_over_limit(session, ip, s)
     row = _row(session, principal)
     if row is None:
         raise CredentialFailure("PIN_NOT_SET")
-    _check(session, row, principal, pin, s)
+    try:
+        _check(session, row, principal, pin, s)
+    except CredentialFailure:
+        if ip:
+            with contextlib.suppress(QianbaoError):
+                ratelimit.hit(session, "pin_ip", ip, s.pin_ip_limit, s.pin_ip_window_seconds)
+        raise
+
+
+class _Probe(Exception):
+    pass
+
+
+def _refuse_if_ip_over_limit(session: Session, ip: str, s: Settings) -> None:
+    """RATE_LIMITED when `ip` has used up its wrong PINs; counts nothing (the probe's hit is rolled back)."""
+    try:
+        with session.begin_nested():
+            ratelimit.hit(session, "pin_ip", ip, s.pin_ip_limit, s.pin_ip_window_seconds)
+            raise _Probe
+    except _Probe:
+        pass
 
 
 def pin_locked_until(session: Session, principal: Principal) -> datetime | None:
