@@ -182,6 +182,12 @@ class Live:
 
 @pytest.fixture
 def live(app: Any, db: Database, settings: Settings) -> Iterator[Live]:
+    # The migration seeds the fee schedule; the PostgreSQL test database is emptied between tests, and the
+    # schedule's lazy re-seed inside concurrent read snapshots would be a test-only race: seed it first.
+    from qianbao.payments.fees import ensure_default_fee_rules
+
+    with db.transaction() as session:
+        ensure_default_fee_rules(session)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60.0,
                                                  limits=httpx.Limits(max_connections=32)) as http:
         yield Live(db, settings, server, http)
