@@ -70,6 +70,7 @@ class Live:
     settings: Settings
     server: LiveServer
     http: httpx.Client
+    app: Any = None
     funded: int = 0
     customers: list[Customer] = field(default_factory=list)
 
@@ -190,4 +191,4 @@ def live(app: Any, db: Database, settings: Settings) -> Iterator[Live]:
         ensure_default_fee_rules(session)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60.0,
                                                  limits=httpx.Limits(max_connections=32)) as http:
-        yield Live(db, settings, server, http)
+        yield Live(db, settings, server, http, app)
