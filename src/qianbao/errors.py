@@ -235,6 +235,12 @@ CATALOGUE: dict[str, int] = {
     "COUNTER_PHONE_UNCHANGED": 422,
     "COUNTER_WALLET_NOT_EMPTY": 409,
     "COUNTER_PERIOD_INVALID": 422,
+    # counter: closing a wallet to a bound debit card (qianbao.counter.close_to_card)
+    "COUNTER_NO_DEBIT_CARD": 409,
+    "COUNTER_WALLET_IN_FLIGHT": 409,
+    "COUNTER_NOTHING_TO_PAY_OUT": 409,
+    "COUNTER_PAYOUT_PENDING": 409,
+    "COUNTER_PAYOUT_FAILED": 409,
     # the customer JSON API's sign-in and conventions (qianbao.api.customer_auth)
     "DEVICE_ID_INVALID": 422,
     "IDEMPOTENCY_KEY_INVALID": 422,

@@ -28,6 +28,7 @@ from qianbao import approvals, audit, credentials, ledger, wallets
 from qianbao.approvals.models import ApprovalRequest
 from qianbao.counter.models import (
     AWAITING_APPROVAL,
+    AWAITING_BANK,
     AWAITING_FLOAT,
     AWAITING_PINPAD,
     BALANCING,
@@ -532,7 +533,7 @@ def cancel_operation(session: Session, op_id: int, teller_id: int) -> CounterOpe
     """The customer left: a pending operation ends and nothing moves (its approval request is withdrawn)."""
     teller = _teller(session, teller_id)
     op = get_operation(session, op_id, branch_id=teller.branch_id, lock=True)
-    if op.status not in OP_PENDING:
+    if op.status not in OP_PENDING or op.status == AWAITING_BANK:  # the bank's answer ends a payout
         raise QianbaoError("COUNTER_OPERATION_STATE", state=op.status)
     if op.status == AWAITING_APPROVAL and op.approval_id is not None:
         approvals.cancel(session, op.approval_id, teller_id, "customer left")

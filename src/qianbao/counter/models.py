@@ -41,8 +41,9 @@ REPORT_LOSS = "report_loss"
 CHANGE_PHONE = "change_phone"
 CLOSE_WALLET = "close_wallet"
 STATEMENT = "statement"
+CARD_PAYOUT = "card_payout"  # closing a wallet: the balance paid out to a bound debit card
 KINDS = (FLOAT, CASH_IN, CASH_OUT, OVER_SHORT, VAULT_RETURN, PASSWORD_RESET, PIN_RESET, UNFREEZE, REPORT_LOSS,
-         CHANGE_PHONE, CLOSE_WALLET, STATEMENT)
+         CHANGE_PHONE, CLOSE_WALLET, STATEMENT, CARD_PAYOUT)
 CASH_KINDS = (CASH_IN, CASH_OUT)
 
 # Operation states.
@@ -51,8 +52,10 @@ AWAITING_APPROVAL = "awaiting_approval"  # a supervisor decides
 SUCCEEDED = "succeeded"
 REJECTED = "rejected"
 CANCELLED_OP = "cancelled"
-OP_STATUSES = (AWAITING_PINPAD, AWAITING_APPROVAL, SUCCEEDED, REJECTED, CANCELLED_OP)
-OP_PENDING = (AWAITING_PINPAD, AWAITING_APPROVAL)
+AWAITING_BANK = "awaiting_bank"  # a card payout (and the close it serves) waits for the bank's answer
+FAILED_OP = "failed"  # the bank refused or timed out: the money is back in the wallet
+OP_STATUSES = (AWAITING_PINPAD, AWAITING_APPROVAL, SUCCEEDED, REJECTED, CANCELLED_OP, AWAITING_BANK, FAILED_OP)
+OP_PENDING = (AWAITING_PINPAD, AWAITING_APPROVAL, AWAITING_BANK)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -5,7 +5,8 @@ confirmation of every operation that needs one.
         password_reset   the customer sets a new login password (twice)   credentials.reset_password_by_staff
         pin_reset        the customer sets a new payment PIN (twice)       credentials.reset_pin_by_staff
         change_phone     the customer confirms with their PIN              the bound mobile number changes
-        close_wallet     the customer confirms with their PIN              balance must be zero first
+        close_wallet     the customer confirms with their PIN              balance must be zero first, or paid
+                                                                           out to a bound debit card (close_to_card)
         cash_in/out      the customer confirms with their PIN              qianbao.counter.core
     at once, after the teller's in-person check:
         unfreeze         a wallet frozen for loss (挂失) is released         wallets.unfreeze_wallet(channel="counter")
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianbao import audit, credentials, ledger, wallets
-from qianbao.counter import core
+from qianbao.counter import close_to_card, core
 from qianbao.counter.models import (
     AWAITING_PINPAD,
     CASH_KINDS,
@@ -63,6 +64,7 @@ def _notify(session: Session, customer: wallets.Customer, event: str, params: di
 def start_service(
     session: Session, teller_id: int, kind: str, ident: core.Identified, *, client_key: str | None = None,
     new_phone: str | None = None, reason: str | None = None, period: tuple[date, date] | None = None,
+    payout_card: str | None = None,
 ) -> tuple[CounterOperation, core.PadCode | None]:
     """Begin a counter service for the identified holder. PIN-pad services return the code for the pad;
     the others are done at once (and return None)."""
@@ -90,7 +92,10 @@ def start_service(
         if wallet.is_frozen:
             raise QianbaoError("COUNTER_WALLET_FROZEN")
         core._check_pin_usable(session, customer.id)
-    if kind == CLOSE_WALLET:
+    if kind == CLOSE_WALLET and payout_card:
+        # The balance goes to a bound debit card after the PIN (qianbao.counter.close_to_card).
+        details.update(close_to_card.payout_details(session, wallet, customer.id, payout_card))
+    elif kind == CLOSE_WALLET:
         balance = ledger.balance(session, wallet.ledger_account_id)
         if balance.posted or balance.held or balance.incoming:
             raise QianbaoError("COUNTER_WALLET_NOT_EMPTY", balance=format_fen(balance.posted))
@@ -161,6 +166,9 @@ def pad_confirm(
         _notify(session, customer, "pin_reset", {})
     elif op.kind == CHANGE_PHONE:
         _change_phone(session, op, customer)
+    elif op.kind == CLOSE_WALLET and "payout_card" in op.details:
+        close_to_card.begin_payout(session, op)  # the close waits for the bank (close_to_card.settle_close)
+        return op
     elif op.kind == CLOSE_WALLET:
         _close_wallet(session, op)
     core._finish(op, SUCCEEDED)

@@ -23,7 +23,7 @@ from typing import Any
 
 from qianbao.cards import cards as card_store
 from qianbao.cards import movements
-from qianbao.cards.models import CREDIT, PROCESSING, WITHDRAWAL
+from qianbao.cards.models import CREDIT, PROCESSING, WITHDRAWAL, BankCard
 from qianbao.cards.rules import card_label
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
@@ -124,3 +124,57 @@ def start_withdrawal(db: Database, connector: Any, *, customer_id: int, card_id:
 def get_withdrawal(db: Database, customer_id: int, reference: str) -> movements.MovementView:
     with db.read() as session:
         return movements.view(session, movements.by_reference(session, customer_id, reference, WITHDRAWAL))
+
+
+# ---- closing a wallet at the counter: the whole balance to a bound debit card ------------------------------
+
+def closing_fee(session: Any, amount: int, *, wallet_id: int) -> int:
+    """The fee of the payout that closes a wallet: closing is free (docs/counter.md). It is the figure passed to
+    `payments.execute` as `Order.fee`, so the payments core posts it like any fee (0 here)."""
+    return 0
+
+
+def begin_closing_payout(session: Any, *, customer_id: int, card_id: str, amount: int, key: str,
+                         channel: str = "counter", lang: str = "zh-CN") -> tuple[Any, Any]:
+    """In the caller's unit of work: the pending withdrawal of `amount` (the wallet's whole available balance)
+    to the customer's bound debit card, and its card movement. The caller has verified the PIN, commits, then
+    calls `send_to_bank`. Returns (operation, movement); a retry with the same key finds them."""
+    from qianbao import payments
+    from qianbao.payments import Order, Party
+
+    amount = movements.check_amount(amount)
+    wallet = _wallet(session, customer_id, lock=True)
+    card = _debit_card(session, customer_id, card_id, lock=True)
+    fee = closing_fee(session, amount, wallet_id=wallet.id)
+    clearing = movements.clearing_account(session, card.bank_code)
+    label = card_label(card.bank_code, card.card_type, card.last4, lang)
+    operation = payments.execute(session, Order(
+        key=key, kind="withdrawal", payer=Party.wallet(wallet.id), payee=Party.account(clearing, label),
+        amount=amount, fee=fee, confirmation="pin", pending=True, timeout=movements.OPERATION_TIMEOUT,
+        channel=channel, counterparty_label=label, note="wallet closing",
+        details={"card": {"bank": card.bank_code, "type": card.card_type, "last4": card.last4}, "closing": True},
+    ))
+    movement = movements.by_operation(session, operation.id)
+    if movement is None:
+        movement = movements.create(session, kind=WITHDRAWAL, card=card, operation=operation, order_key=key,
+                                    bank_key=bank_key(operation.reference), amount=amount, fee=fee)
+    return operation, movement
+
+
+def send_to_bank(db: Database, connector: Any, operation_id: int) -> None:
+    """Ask the bank to pay the card (again, with the same bank key, if it is still processing: the bank
+    applies it once). A final answer ends the movement; otherwise the callback or the sweep will."""
+    with db.read() as session:
+        movement = movements.by_operation(session, operation_id)
+        if movement is None or movement.status != PROCESSING:
+            return
+        card = session.get(BankCard, movement.card_id)
+        assert card is not None
+        call = (movement.bank_key, card.token, movement.amount, movement.reference)
+    key_at_bank, token, fen, reference = call
+    try:
+        answer = connector.credit(token, fen, key_at_bank, reference)
+    except Exception as exc:  # a refusal voids it, a network failure waits for the sweep
+        movements.refuse_from_error(db, key_at_bank, exc)
+    else:
+        movements.settle_from_answer(db, key_at_bank, answer, source="call")
