@@ -124,3 +124,25 @@ def test_concurrent_transfers_above_the_balance_never_make_it_negative(live: Liv
     assert sum(live.balance(p) for p in payees) == 490 * YUAN
     assert live.operation_count(kind="transfer") == 7
     live.ledger_ok()
+
+
+def test_a_qr_payment_retried_at_once_under_one_key_pays_once_and_another_amount_is_refused(live: Live) -> None:
+    payer = live.sign_in(live.open())
+    live.fund(payer, 500 * YUAN)
+    payload, shop_account = static_payload(live)
+    key = uuid.uuid4().hex
+
+    def send(fen: int) -> tuple[int, Any]:
+        answer = live.http.post("/api/v1/qr-payments", json={"payload": payload, "amount": yuan(fen), "pin": PIN},
+                                headers={**payer.auth, "idempotency-key": key})
+        return answer.status_code, answer.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(send, [30 * YUAN] * 4))
+    assert sorted(status for status, _ in results) == [200, 200, 200, 201], results
+    assert len({body["reference"] for _, body in results}) == 1
+    status, body = send(31 * YUAN)
+    assert (status, body["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
+    assert live.balance(payer) == 470 * YUAN
+    assert customer_pay_helpers.balance(live.db, shop_account) == 30 * YUAN
+    live.ledger_ok()

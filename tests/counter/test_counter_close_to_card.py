@@ -6,8 +6,9 @@ wallet stays open. Refusals say why and move nothing.
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from card_helpers import LIU_YANG, PSBC_CREDIT, YUAN, Flow, Holder
 from counter_helpers import Counter
 from sqlalchemy import func, select
 
-from qianbao import counter, ledger, payments, receipts
+from qianbao import audit, counter, ledger, payments, receipts
 from qianbao.cards.models import CardMovement
 from qianbao.counter import close_to_card
 from qianbao.counter.models import CounterOperation
@@ -225,3 +226,82 @@ def test_the_closing_payout_goes_through_the_payments_core(flow: Flow, desk: Cou
         operation = payments.get_operation(session, _payout(desk, op_id).payment_reference)
         assert operation.amount == BALANCE
         assert ledger.balance(session, holder.account_id).held == BALANCE
+
+
+# ---- through the pages: the teller's services form, the customer's PIN pad, the operation page -------------
+
+def _csrf(page: Any) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text[:2000]
+    return match.group(1)
+
+
+def _post(client: Any, url: str, **data: str) -> Any:
+    return client.post(url, data={**data, "csrf_token": client.csrf_token}, follow_redirects=False)
+
+
+def _code(page: Any) -> str | None:
+    match = re.search(r'data-code="([A-Z_]+)"', page.text)
+    return match.group(1) if match else None
+
+
+def test_the_pages_offer_the_debit_cards_show_the_payout_pending_and_close_after_the_callback(
+        flow: Flow, staff_client: Callable[..., Any], db: Database) -> None:
+    teller, supervisor = staff_client("teller", branch="0101"), staff_client("supervisor", branch="0101")
+    with db.transaction() as session:
+        counter.fund_vault(session, teller.staff.member.branch_id, 10_000_000, key="close-to-card",
+                           actor=audit.Actor.system("test"))
+    assert _post(teller, "/teller/day/open", amount="20000", key="k-open").status_code == 303
+    (approval_id,) = re.findall(r'data-testid="approval-(\d+)"', supervisor.get("/teller/approvals").text)
+    assert _post(supervisor, f"/teller/approvals/{approval_id}/decide", decision="approve",
+                 reason="").status_code == 303
+    holder, card, number = _funded(flow)
+    card_before = flow.card_balance(number)
+
+    offered = _post(teller, "/teller/services", service="close_wallet", id_number=LIU_YANG[1], card_checked="1",
+                    key="k-close-1")
+    assert _code(offered) == "COUNTER_WALLET_NOT_EMPTY"
+    assert f'data-testid="payout-card-{card.last4}"' in offered.text and number not in offered.text
+    started = _post(teller, "/teller/services", service="close_wallet", id_number=LIU_YANG[1], card_checked="1",
+                    payout_card=card.id, key="k-close-2")
+    assert started.status_code == 200, started.text[:2000]
+    op_id = int(re.findall(r"/teller/ops/(\d+)/", started.text)[0])
+    pad_code = "".join(re.search(r'data-testid="pad-code"[^>]*>(\d{3})<span class="gap"></span>(\d{3})<',
+                                 started.text).groups())  # type: ignore[union-attr]
+
+    pad = flow.client
+    assert pad.post("/pinpad/counter/pair", data={"code": pad_code, "csrf_token": _csrf(pad.get("/pinpad/counter"))},
+                    follow_redirects=False).status_code == 303
+    done = pad.post("/pinpad/counter/confirm", data={"pin": card_helpers.PIN,
+                                                      "csrf_token": _csrf(pad.get("/pinpad/counter"))},
+                    follow_redirects=False)
+    assert done.headers["location"] == "/pinpad/counter?done=awaiting_bank"
+
+    page = teller.get(f"/teller/ops/{op_id}")
+    assert 'data-testid="payout-status" data-status="processing"' in page.text
+    early = _post(teller, f"/teller/ops/{op_id}/close-complete")
+    assert (early.status_code, _code(early)) == (409, "COUNTER_PAYOUT_PENDING")
+    assert _wallet_status(db, holder) != CLOSED
+
+    flow.settle(_payout_of(db, op_id).payment_reference)
+    assert flow.deliver() == [200]
+    assert teller.get(f"/teller/ops/{op_id}/status?seen=awaiting_bank:processing").headers.get("HX-Redirect")
+    assert _post(teller, f"/teller/ops/{op_id}/close-complete").status_code == 303
+    page = teller.get(f"/teller/ops/{op_id}")
+    assert 'data-status="succeeded"' in page.text and 'data-testid="receipt-serial"' in page.text
+    assert _wallet_status(db, holder) == CLOSED
+    assert flow.card_balance(number) == card_before + BALANCE
+    flow.ledger_ok()
+
+
+def _wallet_status(db: Database, holder: Holder) -> str:
+    with db.read() as session:
+        return str(wallet_customers.get_wallet(session, holder.wallet_id).status)
+
+
+def _payout_of(db: Database, close_op_id: int) -> CounterOperation:
+    with db.read() as session:
+        close_op = counter.get_operation(session, close_op_id)
+        payout = counter.get_operation(session, int(close_op.details["payout_op"]))
+        session.expunge(payout)
+        return payout

@@ -123,6 +123,16 @@ def test_a_static_code_payment_makes_a_paid_order_and_counts_as_static(shop) -> 
     assert again.replayed and shop.balance(w.account_id) == 80 * YUAN
 
 
+def test_a_static_code_payment_key_used_again_for_another_amount_is_refused_as_reused(shop) -> None:  # type: ignore[no-untyped-def]
+    m = shop.merchant()
+    w = shop.wallet(100 * YUAN)
+    shop.run(merchants.pay_static, m.merchant_no, w.wallet_id, 20 * YUAN, "pin", "static-2")
+    with pytest.raises(QianbaoError) as caught:
+        shop.run(merchants.pay_static, m.merchant_no, w.wallet_id, 21 * YUAN, "pin", "static-2")
+    assert caught.value.code == "IDEMPOTENCY_KEY_REUSED"
+    assert shop.balance(w.account_id) == 80 * YUAN
+
+
 def test_static_code_payments_stop_at_the_static_daily_cap(shop, clock) -> None:  # type: ignore[no-untyped-def]
     m = shop.merchant()
     w = shop.wallet(2000 * YUAN)

@@ -149,7 +149,10 @@ def pay_order(session: Session, order: MerchantOrder | str, wallet_id: int, conf
     row.paid_at = moment
     row.fee = fee
     row.payer_wallet_id = wallet_id
-    row.payer_label = _payer_label(session, wallet_id)
+    # execute labelled the paying wallet as _payer_label does (the masked real name, else the masked phone),
+    # from the wallet and holder it has just read: no second look-up.
+    row.payer_label = (operation.payer_label if operation.payer_wallet_id == wallet_id and operation.payer_label
+                       else _payer_label(session, wallet_id))
     row.operation_id = operation.id
     row.operation_reference = operation.reference
     session.flush()
@@ -161,7 +164,8 @@ def pay_static(session: Session, merchant_no: str, wallet_id: int, amount: int, 
                note: str | None = None, channel: str = "app", now: datetime | None = None) -> Payment:
     """The customer scanned the merchant's static code and typed `amount` (fen): an order is made for it
     (source "static", order number "S" + the key's digest) and paid with `static_qr=True`, so it counts
-    against the static-QR daily cap. The same key again answers with the same payment."""
+    against the static-QR daily cap. The same key again answers with the same payment; with another amount or
+    note, IDEMPOTENCY_KEY_REUSED."""
     import hashlib
 
     merchant = merchant_by_no(session, merchant_no)
@@ -173,8 +177,14 @@ def pay_static(session: Session, merchant_no: str, wallet_id: int, amount: int, 
     description = (note or "").strip()[:60] or "扫码付款 Static QR payment"
     from qianbao.merchants.orders import create_order
 
-    created = create_order(session, merchant, merchant_order_no=number, amount=fen, description=description,
-                           source=SOURCE_STATIC, now=now)
+    try:
+        created = create_order(session, merchant, merchant_order_no=number, amount=fen, description=description,
+                               source=SOURCE_STATIC, now=now)
+    except QianbaoError as exc:
+        # The order number is the key's: taken means the key was used for another payment (amount or note).
+        if exc.code == "ORDER_NO_TAKEN":
+            raise QianbaoError("IDEMPOTENCY_KEY_REUSED") from None
+        raise
     return pay_order(session, created.order, wallet_id, confirmation, key, static_qr=True, channel=channel, now=now)
 
 

@@ -122,11 +122,16 @@ def confirm(
         with credentials.transaction(_db(request)) as session:
             result = counter.pad_confirm(session, token, pin=pin or None, new_secret=secret or None,
                                          settings=auth.settings_of(request), ip=auth.client_ip(request))
-            status = result.status
+            status, op_id = result.status, result.id
     except QianbaoError as exc:
         expired = exc.code == "PAIRING_TOKEN_INVALID"
         return _page(request, step="pair" if expired else "confirm", op=None if expired else op, error=exc,
                      status_code=exc.status, clear=expired)
+    if status == "awaiting_bank":  # a close to a card: the bank is asked to pay once the PIN has committed
+        from qianbao.counter import close_to_card
+        from qianbao.web.customer_cards import bank_connector
+
+        close_to_card.send_to_bank(_db(request), bank_connector(request), op_id)
     response = RedirectResponse(f"/pinpad/counter?done={status}", status_code=303)
     response.delete_cookie(**pad_cookie(auth.settings_of(request)).delete_cookie_kwargs())
     return response

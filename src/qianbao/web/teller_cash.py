@@ -26,6 +26,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from qianbao import counter, receipts
 from qianbao.adapters.idcard.sandbox import SandboxIdCardReader, card_for_citizen
 from qianbao.adapters.identity.citizens import find_citizen
+from qianbao.cards.rules import bank_name
+from qianbao.counter import close_to_card
 from qianbao.counter.models import BALANCING, OP_PENDING
 from qianbao.errors import QianbaoError
 from qianbao.i18n import translate
@@ -213,6 +215,8 @@ def op_page(request: Request, staff: StaffContext, op_id: int, *, code: counter.
             "receipt_id": None if receipt is None else receipt.id,
             "receipt_serial": None if receipt is None else receipt.serial, "own": op.teller_id == staff.id,
             "outcome_code": op.outcome_code, "id_check": op.id_check,
+            "payout_status": close_to_card.payout_status(session, op) if op.kind == "close_wallet" else None,
+            "payout_bank": bank_name(str(op.details["payout_bank"]), lang) if "payout_bank" in op.details else "",
         }
     section = "cash" if op.kind in ("cash_in", "cash_out") else ("eod" if op.kind in ("over_short", "vault_return")
                                                                    else "services")
@@ -301,6 +305,8 @@ def operation_status(
     with db_of(request).read() as session:
         op = counter.get_operation(session, op_id, branch_id=branch_of(staff))
         state = op.status
+        if op.kind == "close_wallet" and state == "awaiting_bank":  # the payout's end shows without a reload
+            state = f"{state}:{close_to_card.payout_status(session, op)}"
     if state == seen:
         return Response(status_code=204)
     return Response(status_code=200, headers={"HX-Redirect": f"/teller/ops/{op_id}"})
