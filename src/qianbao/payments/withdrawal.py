@@ -2,6 +2,8 @@
 
     quote_withdrawal(db, customer_id, card_id, amount) -> WithdrawalQuote       what the customer confirms
     start_withdrawal(db, connector, customer_id=, card_id=, amount=, fee=, key=, confirmation=, channel=)
+    begin_closing_payout(session, ...) / send_to_bank(db, connector, operation_id)   closing a wallet at the
+        counter: the whole balance to a bound debit card, free (`closing_fee`), in the counter's unit of work
 
 Rules:
 - only to a bound debit card of the customer (a credit card cannot receive a withdrawal:
