@@ -88,6 +88,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC_PATH)), name="static")
     app.include_router(health.router)
+    # The payment APIs first: a request walks the routes in order until one matches, and these are the
+    # busiest (docs/performance.md). No page route matches an /api/ path, so the order changes nothing else.
+    app.include_router(merchant_api.router)
+    app.include_router(customer_pay.router)
+    app.include_router(customer_transfers.router)
     app.include_router(pages.router)
     app.include_router(ops_sms.router)
     app.include_router(ops_audit.router)
@@ -104,7 +109,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # merchants (qianbao.merchants): the ops pages, the merchant's own pages, the signed merchant API
     app.include_router(ops_merchants.router)
     app.include_router(merchant_pages.router)
-    app.include_router(merchant_api.router)
     app.include_router(customer_pages.router)
     app.include_router(customer_auth.router)
     # bank cards, top-up and withdrawal (qianbao.cards): the customer pages and the JSON API
@@ -113,14 +117,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(bank_callbacks.router)
     # merchant QR payments and the payment code (qianbao.payments.emvqr / .paycode)
     app.include_router(customer_pay_pages.router)
-    app.include_router(customer_pay.router)
     app.include_router(merchant_paycode.router)
     app.include_router(merchant_paycode_pages.router)
 
     # transfers, the transaction history and payment settings (qianbao.payments core)
     app.include_router(customer_transfers_pages.router)
     app.include_router(customer_records_pages.router)
-    app.include_router(customer_transfers.router)
     app.include_router(customer_records.router)
     app.include_router(ops_fees.router)
 

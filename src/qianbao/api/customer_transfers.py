@@ -95,6 +95,21 @@ def create_transfer(request: Request, body: TransferIn, key: str = Depends(idemp
     db = db_of(request)
     wallet_id = _wallet_id(customer)
     fen = transfers.parse_amount(body.amount)
+    if not body.pin and not body.passkey:
+        # Password-free (or a retry): checking it writes nothing, so the look-ups, the check and the transfer
+        # share one unit of work (a PIN or passkey is checked in its own, whose failure count must commit).
+        with db.transaction() as session:
+            done = payments.find_operation(session, key)
+            if done is None:
+                fee = payments.quote_fee(session, "transfer", fen, wallet_id=wallet_id)
+                confirmation = payments.confirm(session, customer.customer_id, amount=fen + fee, pin=None,
+                                                passkey=None, ip=auth.client_ip(request),
+                                                settings=settings_of(request))
+            else:
+                confirmation = done.confirmation
+            done = transfers.transfer(session, payer_wallet_id=wallet_id, recipient=body.recipient, amount=fen,
+                                      key=key, confirmation=confirmation, note=body.note, channel="api")
+        return JSONResponse(transfer_out(done).model_dump(mode="json"), status_code=201)
     with db.read() as session:
         done = payments.find_operation(session, key)
         fee = payments.quote_fee(session, "transfer", fen, wallet_id=wallet_id)
