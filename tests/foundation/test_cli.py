@@ -71,8 +71,10 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_serve_demo_creates_everything_and_prints_the_urls(tmp_path: Path) -> None:
     """The README's first quick-start command, on a directory with nothing in it."""
-    port = _free_port()
-    env = {**os.environ, "COLUMNS": "200", "QIANBAO_PORT": str(port)}
+    port, bank_port = _free_port(), _free_port()
+    # A bank port of its own: the default 8100 is the one a person trying the demo on this machine uses.
+    env = {**os.environ, "COLUMNS": "200", "QIANBAO_PORT": str(port),
+           "QIANBAO_BANK_URL": f"http://127.0.0.1:{bank_port}"}
     env.pop("QIANBAO_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "qianbao", "serve", "--demo"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -95,3 +97,7 @@ def test_serve_demo_creates_everything_and_prints_the_urls(tmp_path: Path) -> No
         assert f"http://127.0.0.1:{port}{path}" in output
     assert (tmp_path / "qianbao-data" / "qianbao.db").exists()
     assert (tmp_path / "qianbao-data" / "keys.json").exists()
+    assert f"http://127.0.0.1:{bank_port}" in output
+    # SIGTERM stops the sandbox bank the demo started too: nothing is left listening on its port.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{bank_port}/healthz", timeout=1)

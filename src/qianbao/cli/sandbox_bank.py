@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from qianbao.cli.base import app, console
+from qianbao.cli.base import app, console, settings
 from qianbao.sandbox_bank.config import SandboxBankSettings
 
 sandbox_app = typer.Typer(help="The sandbox bank (沙箱银行): cards, OTPs, debits/credits, signed callbacks.",
@@ -68,3 +68,6 @@ def cards() -> None:
 
     for line in demo_lines():
         console.print(f"  {line}", soft_wrap=True)
+    bank_url = settings().bank_url
+    console.print(f"  银行验证码 bank OTP: {bank_url}/dev/outbox?phone=<手机号 phone> (the sandbox bank's dev outbox)",
+                  soft_wrap=True)

@@ -60,13 +60,17 @@ def serve(
     console.print(f"  接口文档 API docs       {base}/api/docs")
     console.print(f"  数据库 Database         {db.engine.url.render_as_string(hide_password=True)}")
     if bank is not None:
-        console.print(f"  沙箱银行 Sandbox bank   {cfg.bank_url}  (demo cards: qianbao sandbox-bank cards)")
+        console.print(f"  沙箱银行 Sandbox bank   {cfg.bank_url}  (demo cards: qianbao sandbox-bank cards)",
+                      soft_wrap=True)
     for line in sign_ins:
         # soft_wrap: a narrow terminal wraps the line itself, so a copied TOTP secret or password stays whole.
         console.print(f"  {line}", soft_wrap=True)
     console.print("  Ctrl+C to stop · 按 Ctrl+C 停止")
     console.print()
 
+    # uvicorn catches SIGTERM, shuts down, then raises it again: with the default handler that would end this
+    # process before the `finally` below and leave the sandbox bank running on its port. Exit instead.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stop: threading.Event | None = None
     if with_worker:
         _thread, stop = worker_loop.start_in_thread(db, cfg)
@@ -86,6 +90,10 @@ def serve(
         if bank is not None:
             bank.stop()
         db.dispose()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _start_sandbox_bank(cfg: Settings) -> SandboxBankProcess | None:

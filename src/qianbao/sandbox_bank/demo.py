@@ -53,11 +53,13 @@ def seed_demo_cards(session: Session) -> int:
 
 
 def demo_lines() -> list[str]:
-    """One line per demo card for the console: bank, type, number in groups of four, holder, balance."""
+    """One line per demo card for the console: bank, type, number in groups of four, holder, the holder's
+    (made-up) ID number and phone, which binding asks for, balance."""
     lines = []
     for card in DEMO_CARDS:
         grouped = " ".join(card.number[i:i + 4] for i in range(0, len(card.number), 4))
         bank = bins.BANKS[card.bank_code].short_zh
         kind = "储蓄卡 debit" if card.card_type == "debit" else "信用卡 credit"
-        lines.append(f"{bank} {kind:<14} {grouped:<24} {card.holder_name} {card.phone}  ¥{card.balance / 100:,.2f}")
+        lines.append(f"{bank} {kind:<14} {grouped:<24} {card.holder_name} {card.id_number} {card.phone}"
+                     f"  ¥{card.balance / 100:,.2f}")
     return lines

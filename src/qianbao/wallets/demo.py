@@ -98,7 +98,8 @@ def seed_demo_customers(
     """
     verifier = SandboxIdentityVerifier(latency_ms=0)
     teller = teller or _demo_teller(session)
-    lines = [f"客户登录 Customer sign-in: {settings.base_url}/app (支付密码 payment PIN {DEMO_PIN})"]
+    lines = [f"客户登录 Customer sign-in: {settings.base_url}/app (支付密码 payment PIN {DEMO_PIN}; "
+             f"四类 13800000004 先在 /app/pin 设置 sets one first)"]
     for demo in DEMO_CUSTOMERS:
         customer = customer_by_phone(session, "+86" + demo.phone)
         if customer is None:

@@ -71,7 +71,7 @@ CUSTOMER_QUICK_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("transfer", "transfer", "/app/transfer"),
     ("bills", "bills", "/app/bills"),
     ("parcel", "parcel", "/app/parcels"),
-    ("tickets", "tickets", "/app/tickets"),
+    ("withdraw", "cash", "/app/withdraw"),
     ("cards", "card", "/app/cards"),
 )
 
