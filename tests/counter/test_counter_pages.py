@@ -184,6 +184,16 @@ def test_end_of_day_with_a_shortage_through_the_pages(branch: dict[str, Any], db
     assert 'data-testid="suspense-balance">¥10.00' in overview
 
 
+def test_after_end_of_day_the_console_says_the_day_is_balanced(branch: dict[str, Any]) -> None:
+    teller = branch["teller"]
+    assert "data-testid=\"day-none\">您今天还没有开始营业" in teller.get("/teller/cash").text
+    _open(branch)
+    # 20,000 yuan expected and counted: the day closes at once.
+    assert _post(teller, "/teller/eod", d10000="200").status_code == 303
+    page = teller.get("/teller/cash").text
+    assert "data-testid=\"day-none\">今天的轧账已经完成" in page
+
+
 def test_a_bad_count_is_refused(branch: dict[str, Any]) -> None:
     _open(branch)
     page = _post(branch["teller"], "/teller/eod", d10000="1.5")

@@ -5,6 +5,7 @@ docs/counter.md states the rules. Domain only: functions take the Session first 
 The day (core.py)
     open_day(s, teller_id, float_fen, client_key=) -> CounterSession     waits for a supervisor (counter.float)
     live_session(s, teller_id) / require_open(s, teller_id)             COUNTER_SESSION_NOT_OPEN
+    closed_today(s, teller_id)                                          a day already balanced today
     drawer_expected(s, counter_session) -> fen                           the drawer's posted balance
     declare_end_of_day(s, teller_id, {denomination_fen: pieces})         轧账; a difference → counter.eod_difference
     fund_vault(s, branch_id, fen, key=, actor=)                          cash centre → branch vault
@@ -32,6 +33,7 @@ from qianbao.counter.core import (
     branch_sessions,
     cancel_operation,
     cash_out_threshold,
+    closed_today,
     declare_end_of_day,
     drawer_account,
     drawer_expected,
@@ -69,6 +71,7 @@ __all__ = [
     "branch_sessions",
     "cancel_operation",
     "cash_out_threshold",
+    "closed_today",
     "declare_end_of_day",
     "drawer_account",
     "drawer_expected",

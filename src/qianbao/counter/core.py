@@ -147,6 +147,14 @@ def live_session(session: Session, teller_id: int, *, lock: bool = False) -> Cou
     return session.scalar(stmt)
 
 
+def closed_today(session: Session, teller_id: int) -> bool:
+    """Whether the teller has already balanced and closed a day today (Shanghai): the console says so."""
+    stmt = select(CounterSession.id).where(CounterSession.teller_id == teller_id,
+                                           CounterSession.business_date == _today(),
+                                           CounterSession.status == CLOSED).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def require_open(session: Session, teller_id: int, *, lock: bool = False) -> CounterSession:
     """The teller's open session; COUNTER_SESSION_NOT_OPEN when there is none (or it is not open yet/any more)."""
     current = live_session(session, teller_id, lock=lock)

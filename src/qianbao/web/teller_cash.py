@@ -92,12 +92,13 @@ class DayView:
     counted: int | None = None
     difference: int | None = None
     float_op_id: int | None = None  # while the float waits, the teller may withdraw it
+    closed_today: bool = False  # no live session because today's is balanced and closed
 
 
 def day_view(session: Any, staff: StaffContext) -> DayView:
     live = counter.live_session(session, staff.id)
     if live is None:
-        return DayView(None, None, None, None, False)
+        return DayView(None, None, None, None, False, closed_today=counter.closed_today(session, staff.id))
     expected = counter.drawer_expected(session, live)
     pending = live.status == BALANCING and counter.pending_eod_request(session, live.id) is not None
     float_op = None
