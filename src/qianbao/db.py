@@ -60,6 +60,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def in_check(column: str, values: tuple[Any, ...]) -> str:
+    """The text of a CHECK constraint limiting `column` to `values` (the migrations spell the same text)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return url.get_backend_name() == "sqlite"

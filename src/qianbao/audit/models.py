@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 
 ACTOR_TYPES = ("customer", "staff", "system", "merchant")
 CHANNELS = ("app", "counter", "merchant_api", "ops", "system")
@@ -34,18 +34,14 @@ GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class AuditEntry(Base):
     """One audited action. `details` carries masked values only (see `qianbao.audit.service.record`)."""
 
     __tablename__ = "audit_entry"
     __table_args__ = (
-        CheckConstraint(_in("actor_type", ACTOR_TYPES), name="actor_type"),
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(in_check("actor_type", ACTOR_TYPES), name="actor_type"),
+        CheckConstraint(in_check("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_check("outcome", OUTCOMES), name="outcome"),
         CheckConstraint("seq > 0", name="seq_positive"),
         Index("ix_audit_entry_occurred_at", "occurred_at"),
         Index("ix_audit_entry_object", "object_type", "object_id"),

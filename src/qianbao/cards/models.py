@@ -18,12 +18,11 @@ ids (no foreign key): the payments package owns that table.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 from qianbao.pii.crypto import EncryptedString
 
 DEBIT = "debit"
@@ -51,17 +50,13 @@ FAILED = "failed"
 MOVEMENT_STATUSES = (PROCESSING, SUCCEEDED, FAILED)
 
 
-def _in(column: str, values: tuple[Any, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class BankCard(Base):
     """A bank card bound to a wallet (or once bound: unbinding keeps the row, without its uniqueness)."""
 
     __tablename__ = "bank_card"
     __table_args__ = (
-        CheckConstraint(_in("card_type", CARD_TYPES), name="card_type"),
-        CheckConstraint(_in("status", CARD_STATUSES), name="status"),
+        CheckConstraint(in_check("card_type", CARD_TYPES), name="card_type"),
+        CheckConstraint(in_check("status", CARD_STATUSES), name="status"),
         Index("ix_bank_card_wallet_status", "wallet_id", "status"),
     )
 
@@ -92,8 +87,8 @@ class CardBinding(Base):
 
     __tablename__ = "card_binding"
     __table_args__ = (
-        CheckConstraint(_in("status", BINDING_STATUSES), name="status"),
-        CheckConstraint(_in("card_type", CARD_TYPES), name="card_type"),
+        CheckConstraint(in_check("status", BINDING_STATUSES), name="status"),
+        CheckConstraint(in_check("card_type", CARD_TYPES), name="card_type"),
         Index("ix_card_binding_customer", "customer_id", "created_at"),
     )
 
@@ -124,8 +119,8 @@ class CardMovement(Base):
 
     __tablename__ = "card_movement"
     __table_args__ = (
-        CheckConstraint(_in("kind", MOVEMENT_KINDS), name="kind"),
-        CheckConstraint(_in("status", MOVEMENT_STATUSES), name="status"),
+        CheckConstraint(in_check("kind", MOVEMENT_KINDS), name="kind"),
+        CheckConstraint(in_check("status", MOVEMENT_STATUSES), name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
         CheckConstraint("refund IS NULL OR refund IN ('due', 'sent')", name="refund"),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 
 # Session states.
 AWAITING_FLOAT = "awaiting_float"  # the float waits for a supervisor
@@ -58,16 +58,12 @@ OP_STATUSES = (AWAITING_PINPAD, AWAITING_APPROVAL, SUCCEEDED, REJECTED, CANCELLE
 OP_PENDING = (AWAITING_PINPAD, AWAITING_APPROVAL, AWAITING_BANK)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class CounterSession(Base):
     """A teller's counter day: the float from the vault, the drawer, the end-of-day count."""
 
     __tablename__ = "counter_session"
     __table_args__ = (
-        CheckConstraint(_in("status", SESSION_STATUSES), name="status"),
+        CheckConstraint(in_check("status", SESSION_STATUSES), name="status"),
         CheckConstraint("float_amount > 0", name="float_positive"),
         Index("ix_counter_session_branch_status", "branch_id", "status"),
     )
@@ -97,8 +93,8 @@ class CounterOperation(Base):
 
     __tablename__ = "counter_operation"
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="kind"),
-        CheckConstraint(_in("status", OP_STATUSES), name="status"),
+        CheckConstraint(in_check("kind", KINDS), name="kind"),
+        CheckConstraint(in_check("status", OP_STATUSES), name="status"),
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         Index("ix_counter_operation_session", "session_id", "id"),
         Index("ix_counter_operation_wallet_status", "wallet_id", "status"),

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 from qianbao.pii.crypto import EncryptedString
 
 BILLER_CATEGORIES = ("water", "electricity", "gas", "telecom")
@@ -51,17 +51,13 @@ POSTAL_EXPRESS = "postal_express"
 AGREEMENT_MERCHANTS = (POSTAL_EXPRESS,)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Biller(Base):
     """A utility company customers pay bills to. Its ledger account (kind biller) has the code `BILLER-<code>`."""
 
     __tablename__ = "biller"
     __table_args__ = (
-        CheckConstraint(_in("category", BILLER_CATEGORIES), name="category"),
-        CheckConstraint(_in("reference_format", REFERENCE_FORMATS), name="reference_format"),
+        CheckConstraint(in_check("category", BILLER_CATEGORIES), name="category"),
+        CheckConstraint(in_check("reference_format", REFERENCE_FORMATS), name="reference_format"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -101,7 +97,7 @@ class BillPayment(Base):
 
     __tablename__ = "bill_payment"
     __table_args__ = (
-        CheckConstraint(_in("status", BILL_STATUSES), name="status"),
+        CheckConstraint(in_check("status", BILL_STATUSES), name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_bill_payment_customer", "customer_id", "created_at"),
         Index("ix_bill_payment_status", "status"),
@@ -155,8 +151,8 @@ class WithholdingAgreement(Base):
 
     __tablename__ = "withholding_agreement"
     __table_args__ = (
-        CheckConstraint(_in("status", AGREEMENT_STATUSES), name="status"),
-        CheckConstraint(_in("merchant", AGREEMENT_MERCHANTS), name="merchant"),
+        CheckConstraint(in_check("status", AGREEMENT_STATUSES), name="status"),
+        CheckConstraint(in_check("merchant", AGREEMENT_MERCHANTS), name="merchant"),
         CheckConstraint("per_payment_cap > 0 AND monthly_cap >= per_payment_cap", name="caps"),
         # One active agreement per customer and merchant.
         Index("uq_withholding_agreement_active", "customer_id", "merchant", unique=True,
@@ -202,7 +198,7 @@ class ParcelOrder(Base):
 
     __tablename__ = "parcel_order"
     __table_args__ = (
-        CheckConstraint(_in("status", PARCEL_STATUSES), name="status"),
+        CheckConstraint(in_check("status", PARCEL_STATUSES), name="status"),
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("weight_grams > 0", name="weight_positive"),
         Index("ix_parcel_order_customer", "customer_id", "created_at"),

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 
 KINDS = (
     "topup", "withdrawal", "transfer", "merchant_payment", "bill", "parcel", "refund", "cash_in", "cash_out",
@@ -54,17 +54,13 @@ IN = "in"
 OUT = "out"
 
 
-def _in(column: str, values: tuple[Any, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class PaymentOperation(Base):
     __tablename__ = "payments_operation"
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="kind"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(_in("confirmation", CONFIRMATIONS), name="confirmation"),
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(in_check("kind", KINDS), name="kind"),
+        CheckConstraint(in_check("status", STATUSES), name="status"),
+        CheckConstraint(in_check("confirmation", CONFIRMATIONS), name="confirmation"),
+        CheckConstraint(in_check("channel", CHANNELS), name="channel"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
         Index("ix_payments_operation_status_created", "status", "created_at"),
@@ -103,8 +99,8 @@ class PaymentOperation(Base):
 class PaymentEntry(Base):
     __tablename__ = "payments_entry"
     __table_args__ = (
-        CheckConstraint(_in("direction", (IN, OUT)), name="direction"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(in_check("direction", (IN, OUT)), name="direction"),
+        CheckConstraint(in_check("status", STATUSES), name="status"),
         Index("ix_payments_entry_wallet_time", "wallet_id", "created_at", "id"),
         Index("ix_payments_entry_operation", "operation_id"),
     )

@@ -12,14 +12,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 
 ROLES = ("teller", "supervisor", "operator", "auditor")
 BRANCH_ROLES = ("teller", "supervisor")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Branch(Base):
@@ -43,7 +39,7 @@ class StaffMember(Base):
 
     __tablename__ = "staff_member"
     __table_args__ = (
-        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(in_check("role", ROLES), name="role"),
         # A teller or supervisor acts in exactly one branch.
         CheckConstraint(f"branch_id IS NOT NULL OR role NOT IN ({', '.join(repr(r) for r in BRANCH_ROLES)})",
                         name="branch_required"),

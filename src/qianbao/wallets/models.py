@@ -12,7 +12,6 @@ package must not depend on it. Times are `UtcDateTime` (UTC, aware on both datab
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qianbao.db import Base, UtcDateTime
+from qianbao.db import Base, UtcDateTime, in_check
 from qianbao.pii.crypto import EncryptedBytes, EncryptedString
 
 TIERS = (1, 2, 3, 4)
@@ -84,17 +83,13 @@ APPLICATION_STATUSES = (
 CARD_SOURCES = ("reader", "manual")
 
 
-def _in(column: str, values: tuple[Any, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Customer(Base):
     """A wallet holder (持有人). Created with a phone number; name and ID number come with real-name."""
 
     __tablename__ = "customer"
     __table_args__ = (
-        CheckConstraint(_in("real_name_status", REAL_NAME_STATUSES), name="real_name_status"),
-        CheckConstraint(_in("registered_channel", CHANNELS), name="registered_channel"),
+        CheckConstraint(in_check("real_name_status", REAL_NAME_STATUSES), name="real_name_status"),
+        CheckConstraint(in_check("registered_channel", CHANNELS), name="registered_channel"),
         Index("ix_customer_id_valid_until", "id_valid_until"),
     )
 
@@ -131,8 +126,8 @@ class Wallet(Base):
     __tablename__ = "wallet"
     __table_args__ = (
         CheckConstraint("tier BETWEEN 1 AND 4", name="tier"),
-        CheckConstraint(_in("status", WALLET_STATUSES), name="status"),
-        CheckConstraint(_in("opened_channel", CHANNELS), name="opened_channel"),
+        CheckConstraint(in_check("status", WALLET_STATUSES), name="status"),
+        CheckConstraint(in_check("opened_channel", CHANNELS), name="opened_channel"),
         Index("ix_wallet_tier", "tier"),
     )
 
@@ -208,7 +203,7 @@ class WalletTierChange(Base):
     __table_args__ = (
         CheckConstraint("from_tier IS NULL OR from_tier BETWEEN 1 AND 4", name="from_tier"),
         CheckConstraint("to_tier BETWEEN 1 AND 4", name="to_tier"),
-        CheckConstraint(_in("cause", TIER_CAUSES), name="cause"),
+        CheckConstraint(in_check("cause", TIER_CAUSES), name="cause"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -228,8 +223,8 @@ class KycSubmission(Base):
 
     __tablename__ = "kyc_submission"
     __table_args__ = (
-        CheckConstraint(_in("status", KYC_STATUSES), name="status"),
-        CheckConstraint(_in("verifier_decision", VERIFIER_DECISIONS), name="verifier_decision"),
+        CheckConstraint(in_check("status", KYC_STATUSES), name="status"),
+        CheckConstraint(in_check("verifier_decision", VERIFIER_DECISIONS), name="verifier_decision"),
         Index("ix_kyc_submission_queue", "status", "submitted_at"),
     )
 
@@ -259,9 +254,9 @@ class CounterApplication(Base):
 
     __tablename__ = "counter_application"
     __table_args__ = (
-        CheckConstraint(_in("status", APPLICATION_STATUSES), name="status"),
-        CheckConstraint(_in("card_source", CARD_SOURCES), name="card_source"),
-        CheckConstraint(_in("verifier_decision", VERIFIER_DECISIONS), name="verifier_decision"),
+        CheckConstraint(in_check("status", APPLICATION_STATUSES), name="status"),
+        CheckConstraint(in_check("card_source", CARD_SOURCES), name="card_source"),
+        CheckConstraint(in_check("verifier_decision", VERIFIER_DECISIONS), name="verifier_decision"),
         Index("ix_counter_application_branch", "branch_id", "status"),
     )
 
@@ -308,7 +303,7 @@ class KycPhoto(Base):
 
     __tablename__ = "kyc_photo"
     __table_args__ = (
-        CheckConstraint(_in("side", PHOTO_SIDES), name="side"),
+        CheckConstraint(in_check("side", PHOTO_SIDES), name="side"),
         CheckConstraint("content_type IN ('image/jpeg', 'image/png')", name="content_type"),
         CheckConstraint("(submission_id IS NULL) <> (application_id IS NULL)", name="one_owner"),
         UniqueConstraint("submission_id", "side"),
