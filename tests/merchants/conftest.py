@@ -1,3 +1,5 @@
 """Fixtures of the merchants tests (the helpers live in merchant_helpers.py)."""
 
-from merchant_helpers import _keys, clock, settings, shop  # noqa: F401
+from merchant_helpers import shop  # noqa: F401
+
+from common_fixtures import _keys, clock, settings  # noqa: F401

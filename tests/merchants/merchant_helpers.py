@@ -1,7 +1,8 @@
 """Helpers for the merchants tests: merchants made through qianbao.merchants, wallets through the wallets
 domain funded by a payments-core top-up, and a client that signs merchant API requests.
 
-Import the fixtures a module uses (`from merchant_helpers import shop, settings  # noqa: F401`).
+The fixtures are registered in tests/merchants/conftest.py (the keyring, cheap argon2 and clock come from
+tests/common_fixtures.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import time_machine
 from sqlalchemy import func, select
 
 from qianbao import audit, ledger, merchants, payments, wallets
@@ -22,29 +21,11 @@ from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.merchants import signing
 from qianbao.payments import Order, Party
-from qianbao.pii.keyring import Keyring
 from qianbao.settings import Settings
 
-START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 PASSWORD = "Lantern-Harbour-42"
 YUAN = 100
 OPERATOR = audit.Actor.staff(1)
-
-
-@pytest.fixture(autouse=True)
-def _keys(keyring: Keyring) -> Keyring:
-    return keyring
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @dataclass

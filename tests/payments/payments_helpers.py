@@ -1,7 +1,7 @@
 """Helpers for the payments-core tests: wallets opened through the wallets domain, funded by top-ups.
 
-Each step runs in its own unit of work, as a request would. Import the fixtures you use into the test
-module (`from payments_helpers import pay, settings  # noqa: F401`).
+Each step runs in its own unit of work, as a request would. The fixtures are registered in
+tests/payments/conftest.py (the keyring, cheap argon2 and clock come from tests/common_fixtures.py).
 """
 
 from __future__ import annotations
@@ -9,44 +9,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from common_fixtures import START  # noqa: F401 (re-exported: qrpay_helpers takes it from here)
 from qianbao import ledger, payments, wallets
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
 from qianbao.notices.models import OutboxMessage
 from qianbao.payments import Order, Party
 from qianbao.payments.models import PaymentEntry, PaymentOperation
-from qianbao.pii.keyring import Keyring
 from qianbao.settings import Settings
 from qianbao.wallets.tiers import upgrade
 
-# 10:00 in Shanghai on a Wednesday.
-START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 PASSWORD = "Lantern-Harbour-42"
 PIN = "258036"
 YUAN = 100
-
-
-@pytest.fixture(autouse=True)
-def _keys(keyring: Keyring) -> Keyring:
-    return keyring
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Helpers and fixtures for the wallets tests: cheap argon2, a frozen clock, photos, a verifier, openings.
+"""Helpers and fixtures for the wallets tests: photos, a verifier, openings (cheap argon2 and the frozen clock
+come from tests/common_fixtures.py).
 
 Helpers open wallets through the domain's own functions (never raw inserts), each step in its own unit
 of work like a web request would.
@@ -7,9 +8,9 @@ of work like a web request would.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -23,11 +24,8 @@ from qianbao.adapters.identity.sandbox import SandboxIdentityVerifier
 from qianbao.audit.models import AuditEntry
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
-from qianbao.pii.keyring import Keyring
 from qianbao.settings import Settings
 
-# 10:00 in Shanghai on a Wednesday.
-START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 TELLER = 101
 OTHER_TELLER = 102
 SUPERVISOR = 201
@@ -44,23 +42,6 @@ ZHOU_JIANGUO = ("周建国", "320102196510019132")  # sequence 913: unsure
 ZHAO_XIAOYU = ("赵小雨", "330106201006010084")  # a minor until 2028-06-01
 LI_MIN_WRONG_NAME = ("李敏", "440305199210110058")  # the register says 李明: mismatch
 VALID_UNTIL = date(2039, 3, 1)
-
-
-@pytest.fixture(autouse=True)
-def _keys(keyring: Keyring) -> Keyring:
-    return keyring
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The shared test settings with argon2 made cheap: no rule here depends on its cost."""
-    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
