@@ -1,41 +1,17 @@
-"""Fixtures for the credential tests: cheap argon2 settings, a frozen clock, principals, refusal helpers."""
+"""Fixtures for the credential tests: principals, refusal helpers (cheap argon2 settings, the keyring and a
+frozen clock come from tests/common_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import time_machine
 
+from common_fixtures import _keys, clock, settings  # noqa: F401
 from qianbao.credentials import Principal, transaction
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
-from qianbao.pii.keyring import Keyring
-from qianbao.settings import Settings
-
-# 10:00 in Shanghai on a Wednesday.
-START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _keys(keyring: Keyring) -> Keyring:
-    """Every credential test runs with a keyring installed: OTP hashes, CSRF tokens and PIN peppers use it."""
-    return keyring
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The shared test settings with argon2 made cheap: the rules under test do not depend on its cost."""
-    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    """Time stands still at START until a test moves it with `clock.shift(...)` or `clock.move_to(...)`."""
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
