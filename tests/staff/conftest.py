@@ -1,32 +1,17 @@
-"""Fixtures for the staff tests: cheap argon2, a frozen clock, and a helper expecting a refusal."""
+"""Fixtures for the staff tests: a helper expecting a refusal (cheap argon2 and a frozen clock come from
+tests/common_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import time_machine
 
+from common_fixtures import clock, settings  # noqa: F401
 from qianbao.credentials import transaction
 from qianbao.db import Database
 from qianbao.errors import QianbaoError
-from qianbao.settings import Settings
-
-# 10:00 in Shanghai on a Wednesday.
-START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1})
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
